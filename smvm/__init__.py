@@ -1,0 +1,3 @@
+"""SMVM: the Synthetic Market Validation Module's domain core (no Flask, no Celery)."""
+
+__version__ = "1.0.0"
