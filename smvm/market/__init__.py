@@ -1,0 +1,1 @@
+"""Market inputs: domain priors, client evidence, personas and competitors."""
