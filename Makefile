@@ -1,0 +1,53 @@
+# SMVM developer commands. `make help` lists them.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+EXAMPLE ?= examples/idea.json
+
+.DEFAULT_GOAL := help
+
+.PHONY: help
+help: ## list the targets
+	@grep -hE '^[a-z][a-z-]*:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+$(STAMP): setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	@touch $@
+
+.PHONY: install
+install: $(STAMP) ## create .venv and install smvm with its dev tools
+
+.PHONY: demo
+demo: $(STAMP) ## validate the shipped example idea in-process (no Redis, no PostgreSQL)
+	$(BIN)/smvm validate $(EXAMPLE) --out runs/demo
+
+.PHONY: test
+test: $(STAMP) ## run the whole suite (unit + integration; needs PostgreSQL and Redis, see README)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+.PHONY: test-unit
+test-unit: $(STAMP) ## run the unit tests only (no servers needed)
+	$(BIN)/python -m pytest -m unit $(PYTEST_ARGS)
+
+.PHONY: lint
+lint: $(STAMP) ## ruff
+	$(BIN)/ruff check smvm workers api tests
+
+.PHONY: migrate
+migrate: $(STAMP) ## apply database migrations (SMVM_DATABASE_URL)
+	$(BIN)/smvm db upgrade
+
+.PHONY: up
+up: $(STAMP) ## run the whole stack from the Procfile (honcho) against local Redis and PostgreSQL
+	@set -a; [ -f .env ] && . ./.env; set +a; $(BIN)/smvm db upgrade && exec $(BIN)/honcho -f Procfile start
+
+.PHONY: bench
+bench: $(STAMP) ## simulation speed and memory benchmark (prints figures; see docs/benchmarks.md)
+	$(BIN)/python -m benchmarks.bench_simulation
+
+.PHONY: clean
+clean: ## remove the virtualenv and local run output
+	rm -rf $(VENV) runs/demo .coverage htmlcov

@@ -1,0 +1,71 @@
+"""SMVM's HTTP API: a thin Flask layer over smvm (parse, call, serialize)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from flask import Flask
+
+from smvm.config import Settings
+from smvm.runs.services import RunStore
+from smvm.store.db import Database
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    store: RunStore | None = None,
+    enqueue: Callable[[str], object] | None = None,
+) -> Flask:
+    """Build the app. Tests pass ``settings`` (and may pass a store or an enqueue function) explicitly.
+
+    :param enqueue: publishes a new run's pipeline; defaults to the Celery chain publisher.
+    """
+    settings = settings or Settings.from_environ()
+    app = Flask(__name__)
+    app.config["SMVM_SETTINGS"] = settings
+    app.config["MAX_CONTENT_LENGTH"] = 1024 * 1024
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    register_extensions(app, settings, store, enqueue)
+    register_blueprints(app)
+    register_error_handlers(app)
+    return app
+
+
+def register_extensions(
+    app: Flask, settings: Settings, store: RunStore | None, enqueue: Callable[[str], object] | None
+) -> None:
+    if store is None:
+        settings.require("database_url")
+        db = Database(
+            settings.database_url,  # type: ignore[arg-type]
+            minconn=settings.db_pool_min,
+            maxconn=settings.db_pool_max,
+            connect_timeout=settings.db_connect_timeout,
+        )
+        store = RunStore(db, settings)
+    if enqueue is None:
+        enqueue = _celery_enqueue(settings)
+    app.extensions["smvm.store"] = store
+    app.extensions["smvm.enqueue"] = enqueue
+
+
+def _celery_enqueue(settings: Settings) -> Callable[[str], object]:
+    from workers.app import create_celery
+    from workers.pipeline import enqueue_run
+
+    celery_app = create_celery(settings)
+    return lambda run_id: enqueue_run(celery_app, run_id)
+
+
+def register_blueprints(app: Flask) -> None:
+    from api import health, validation
+
+    app.register_blueprint(health.bp)
+    app.register_blueprint(validation.bp)
+
+
+def register_error_handlers(app: Flask) -> None:
+    from api import errors
+
+    errors.init_app(app)

@@ -1,0 +1,164 @@
+"""The validation-run resource: T0 creation, status, results, gate, lifecycle calls, list and artifacts."""
+
+from __future__ import annotations
+
+import json
+import logging
+import mimetypes
+from typing import Any
+
+from flask import Blueprint, Response, current_app, request
+from marshmallow import Schema, ValidationError
+
+from smvm.artifacts import PUBLIC_ARTIFACTS
+from smvm.errors import ArtifactNotFoundError, RequestValidationError
+from smvm.intake.services import parse_request
+from smvm.runs import views
+from smvm.runs.schemas import CancelSchema, CompleteSchema, FinalizeSchema, ListQuerySchema
+from smvm.runs.services import RunStore
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("validation", __name__, url_prefix="/api/v1/validation")
+
+complete_schema = CompleteSchema()
+finalize_schema = FinalizeSchema()
+cancel_schema = CancelSchema()
+list_query_schema = ListQuerySchema()
+
+
+def _store() -> RunStore:
+    return current_app.extensions["smvm.store"]
+
+
+def _json_body(*, optional: bool = False) -> Any:
+    """The parsed JSON body; 415 for another content type, 400 for unparsable JSON."""
+    raw = request.get_data(cache=True)
+    if optional and not raw.strip():
+        return {}
+    if not request.is_json:
+        error = RequestValidationError("Content-Type must be application/json.", details={"Content-Type": [request.content_type or "missing"]})
+        error.status, error.code = 415, "UNSUPPORTED_MEDIA_TYPE"
+        raise error
+    try:
+        # Standard JSON only: Python's parser would otherwise accept NaN and Infinity.
+        return json.loads(raw, parse_constant=_reject_constant)
+    except (ValueError, RecursionError) as exc:
+        raise RequestValidationError("Request body is not valid JSON.", details={"_body": [str(exc)[:200]]}) from None
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _load(schema: Schema, data: Any) -> dict[str, Any]:
+    try:
+        return schema.load(data)
+    except ValidationError as exc:
+        raise RequestValidationError("Request payload is invalid.", details=exc.messages_dict) from exc
+
+
+@bp.post("/runs")
+def create_run() -> tuple[dict[str, Any], int, dict[str, str]]:
+    """T0: validate the idea, record the run, then enqueue its pipeline (after commit)."""
+    settings = current_app.config["SMVM_SETTINGS"]
+    normalized = parse_request(_json_body(), max_iterations=settings.max_iterations)
+    run, created = _store().create_run(normalized)
+    headers = {"Location": f"/api/v1/validation/{run['run_id']}/status"}
+    if created:
+        try:
+            current_app.extensions["smvm.enqueue"](run["run_id"])
+        except Exception:  # noqa: BLE001 - the run is recorded; the sweeper enqueues it once the broker is back
+            log.warning("smvm.api.enqueue_failed", extra={"run_id": run["run_id"]}, exc_info=True)
+    else:
+        headers["Idempotent-Replayed"] = "true"
+    return run["response"], 202, headers
+
+
+@bp.get("/runs")
+def list_runs() -> dict[str, Any]:
+    unknown = set(request.args) - set(list_query_schema.fields)
+    if unknown:
+        raise RequestValidationError("Unknown query parameter.", details={name: ["Unknown field."] for name in sorted(unknown)})
+    query = _load(list_query_schema, request.args.to_dict())
+    runs, total = _store().list_runs(**query)
+    return {
+        "runs": [views.run_summary(run) for run in runs],
+        "total": total,
+        "limit": query["limit"],
+        "offset": query["offset"],
+    }
+
+
+@bp.get("/<identifier>/status")
+def status(identifier: str) -> dict[str, Any]:
+    run, stages = _store().detail(identifier)
+    return views.status_view(run, stages)
+
+
+@bp.get("/<identifier>/results")
+def results(identifier: str) -> tuple[dict[str, Any], int]:
+    store = _store()
+    run, stages = store.detail(identifier)
+    if run["status"] in ("INITIATED", "RUNNING"):
+        return views.status_view(run, stages), 202
+    body = views.results_view(
+        run, stages, store.run_directory(run), store.artifacts(run["run_id"]), request.host_url
+    )
+    return body, 200
+
+
+@bp.get("/<identifier>/gate")
+def gate(identifier: str) -> dict[str, Any]:
+    store = _store()
+    run = store.resolve(identifier)
+    decision = None
+    if run["recommendation"] is not None:
+        try:
+            decision = store.run_directory(run).read_json("outputs/decision.output.json")
+        except ArtifactNotFoundError:
+            decision = None
+    return views.gate_view(run, decision)
+
+
+@bp.put("/<identifier>/complete")
+def complete(identifier: str) -> dict[str, Any]:
+    payload = _load(complete_schema, _json_body(optional=True))
+    store = _store()
+    run = store.mark_complete(identifier, payload)
+    return views.status_view(*store.detail(run["run_id"])) | {"completion": run["completion"]}
+
+
+@bp.post("/<identifier>/finalize")
+def finalize(identifier: str) -> dict[str, Any]:
+    payload = _load(finalize_schema, _json_body(optional=True))
+    store = _store()
+    run = store.finalize(identifier, payload)
+    smvm_word = {"GO": "go", "PIVOT": "pivot", "KILL": "no_go"}.get(run["recommendation"] or "", None)
+    return views.status_view(*store.detail(run["run_id"])) | {
+        "finalization": run["finalization"],
+        "final_recommendation": payload.get("decision") or smvm_word,
+        "smvm_recommendation": run["recommendation"],
+    }
+
+
+@bp.post("/<identifier>/cancel")
+def cancel(identifier: str) -> dict[str, Any]:
+    payload = _load(cancel_schema, _json_body(optional=True))
+    store = _store()
+    run = store.cancel(identifier, payload["reason"])
+    return views.status_view(*store.detail(run["run_id"]))
+
+
+@bp.get("/<identifier>/artifacts/<path:name>")
+def artifact(identifier: str, name: str) -> Response:
+    store = _store()
+    run = store.resolve(identifier)
+    relative = PUBLIC_ARTIFACTS.get(name, name)
+    if relative not in PUBLIC_ARTIFACTS.values():
+        raise ArtifactNotFoundError(f"no artifact named {name!r}", details={"name": name, "available": sorted(PUBLIC_ARTIFACTS)})
+    data = store.run_directory(run).read_bytes(relative)
+    mimetype = mimetypes.guess_type(relative)[0] or "application/octet-stream"
+    if relative.endswith(".jsonl"):
+        mimetype = "application/x-ndjson"
+    return Response(data, mimetype=mimetype, headers={"Content-Disposition": f'inline; filename="{relative.rsplit("/", 1)[-1]}"'})

@@ -1,0 +1,99 @@
+"""A run's directory on disk: atomic artifact writes with sha256, the events log and safe reads."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from smvm.errors import ArtifactNotFoundError
+from smvm.ids import is_safe_id
+
+#: Artifacts a client may download through the API, by short name and by relative path.
+PUBLIC_ARTIFACTS = {
+    "idea.input.json": "idea.input.json",
+    "validation_result.json": "validation_result.json",
+    "market_data.json": "inputs/market_data.json",
+    "personas.output.json": "outputs/personas.output.json",
+    "competitors.output.json": "outputs/competitors.output.json",
+    "simulation.config.json": "outputs/simulation.config.json",
+    "simulation.result.json": "outputs/simulation.result.json",
+    "decision.output.json": "outputs/decision.output.json",
+    "validation_report.md": "reports/validation_report.md",
+    "analysis_report.pdf": "reports/analysis_report.pdf",
+    "validation_summary.json": "validation_summary.json",
+    "meta.json": "meta.json",
+    "events.jsonl": "events.jsonl",
+}
+
+
+def dump_json(value: Any) -> bytes:
+    """The one JSON encoding for artifacts: sorted keys, so equal content gives equal bytes."""
+    return (json.dumps(value, sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False) + "\n").encode()
+
+
+def run_directory_path(root: Path, project_id: str, run_id: str) -> Path:
+    if not (is_safe_id(project_id, project=True) and is_safe_id(run_id)):
+        raise ValueError("unsafe project_id or run_id")
+    return Path(root) / project_id / "validation" / run_id
+
+
+class RunDirectory:
+    """``runs/{project_id}/validation/{run_id}/``; every write is temp file + rename."""
+
+    def __init__(self, root: Path, project_id: str, run_id: str) -> None:
+        self.path = run_directory_path(root, project_id, run_id)
+
+    def _resolve(self, relative: str) -> Path:
+        parts = PurePosixPath(relative).parts
+        if not parts or any(part in {"..", ""} or part.startswith("/") for part in parts):
+            raise ArtifactNotFoundError(f"no artifact named {relative!r}")
+        return self.path.joinpath(*parts)
+
+    def write_bytes(self, relative: str, data: bytes) -> str:
+        """Write atomically and return the sha256, so a re-run stage leaves the same bytes and hash."""
+        target = self._resolve(relative)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return hashlib.sha256(data).hexdigest()
+
+    def write_json(self, relative: str, value: Any) -> str:
+        return self.write_bytes(relative, dump_json(value))
+
+    def write_text(self, relative: str, text: str) -> str:
+        return self.write_bytes(relative, text.encode())
+
+    def read_bytes(self, relative: str) -> bytes:
+        target = self._resolve(relative)
+        try:
+            return target.read_bytes()
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            raise ArtifactNotFoundError(f"artifact {relative!r} does not exist yet") from None
+
+    def read_json(self, relative: str) -> Any:
+        return json.loads(self.read_bytes(relative))
+
+    def exists(self, relative: str) -> bool:
+        return self._resolve(relative).is_file()
+
+    def append_event(self, event: dict[str, Any]) -> None:
+        """Append one line; O_APPEND keeps concurrent small writes from interleaving."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        line = (json.dumps(event, sort_keys=True, ensure_ascii=False, default=str) + "\n").encode()
+        fd = os.open(self.path / "events.jsonl", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, line)
+        finally:
+            os.close(fd)

@@ -1,0 +1,137 @@
+"""Typed settings built from ``SMVM_*`` environment variables: the only module that reads the environment."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+from smvm.errors import ConfigurationError
+
+ENVIRONMENTS = ("production", "staging", "development", "test")
+
+
+def _coerce_bool(value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off", ""}:
+        return False
+    raise ValueError(f"not a boolean: {value!r}")
+
+
+def _coerce_floats(value: str) -> tuple[float, ...]:
+    return tuple(float(part) for part in value.split(",") if part.strip())
+
+
+def _coerce_strings(value: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in value.split(",") if part.strip())
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """Every tunable of SMVM. Build it with :meth:`from_environ`; tests pass their own values."""
+
+    env: str = "production"
+    database_url: str | None = None
+    broker_url: str | None = None
+    redis_url: str | None = None
+    runs_dir: Path = Path("runs")
+    public_base_url: str = "http://127.0.0.1:8000"
+    tractionbuild_base_url: str | None = None
+    webhook_secret: str | None = None
+    log_level: str = "INFO"
+
+    db_pool_min: int = 1
+    db_pool_max: int = 10
+    db_connect_timeout: int = 5
+
+    max_iterations: int = 1_000_000
+    max_persona_count: int = 50
+    max_competitor_count: int = 50
+    default_timeout_seconds: int = 3600
+
+    # Celery time limits; the visibility timeout must exceed the longest hard limit or Redis
+    # re-delivers a still-running stage to a second worker (see shared/reference, section 1.2).
+    stage_soft_time_limit: int = 300
+    stage_time_limit: int = 360
+    broker_visibility_timeout: int = 900
+    stage_max_attempts: int = 5
+    stage_heartbeat_seconds: float = 10.0
+    stage_stale_after_seconds: float = 60.0
+    stage_unstarted_after_seconds: float = 60.0
+    sweeper_interval_seconds: float = 30.0
+
+    webhook_retry_delays: tuple[float, ...] = (1.0, 2.0, 4.0, 8.0, 16.0)
+    webhook_timeout_seconds: float = 30.0
+    breaker_failure_threshold: int = 5
+    breaker_cooldown_seconds: float = 30.0
+    callback_allow_http: bool = False
+    callback_allowed_hosts: tuple[str, ...] = ()
+
+    results_sync_after_days: float = 30.0
+    results_sync_hour_utc: int = 2
+    retention_days: int = 365
+
+    @property
+    def is_development(self) -> bool:
+        return self.env in {"development", "test"}
+
+    def require(self, *names: str) -> None:
+        """Fail fast at process start when a setting the process needs is missing.
+
+        :raises ConfigurationError: naming every missing ``SMVM_*`` variable at once.
+        """
+        missing = [f"SMVM_{name.upper()}" for name in names if not getattr(self, name)]
+        if missing:
+            raise ConfigurationError(f"missing required configuration: {', '.join(missing)}")
+
+    def with_overrides(self, **changes: object) -> Settings:
+        return dataclasses.replace(self, **changes)
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Read ``SMVM_*`` variables, coerce their types and apply environment-dependent defaults.
+
+        :raises ConfigurationError: on an unparsable value or a secret missing outside development.
+        """
+        environ = os.environ if environ is None else environ
+        values: dict[str, object] = {}
+        errors: list[str] = []
+        for field in dataclasses.fields(cls):
+            raw = environ.get(f"SMVM_{field.name.upper()}")
+            if raw is None:
+                continue
+            try:
+                values[field.name] = _coerce(field.type, raw)
+            except ValueError as exc:
+                errors.append(f"SMVM_{field.name.upper()}: {exc}")
+        if errors:
+            raise ConfigurationError("; ".join(errors))
+        settings = cls(**values)  # type: ignore[arg-type]
+        if settings.env not in ENVIRONMENTS:
+            raise ConfigurationError(f"SMVM_ENV must be one of {', '.join(ENVIRONMENTS)}, not {settings.env!r}")
+        if settings.broker_url is None and settings.redis_url:
+            settings = settings.with_overrides(broker_url=settings.redis_url)
+        if settings.webhook_secret is None and settings.is_development:
+            # A fixed development secret keeps local callbacks verifiable; production must set its own.
+            settings = settings.with_overrides(webhook_secret="whsec_ZGV2ZWxvcG1lbnQtb25seS1zZWNyZXQtMzJieXRlcw==")
+        return settings
+
+
+def _coerce(annotation: object, raw: str) -> object:
+    kind = str(annotation)
+    if kind.startswith("bool"):
+        return _coerce_bool(raw)
+    if kind.startswith("int"):
+        return int(raw)
+    if kind.startswith("float"):
+        return float(raw)
+    if kind.startswith("Path"):
+        return Path(raw)
+    if kind.startswith("tuple[float"):
+        return _coerce_floats(raw)
+    if kind.startswith("tuple[str"):
+        return _coerce_strings(raw)
+    return raw or None

@@ -1,0 +1,33 @@
+"""Run and validation identifiers, and the rule that keeps client-supplied ids safe as path segments."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+import secrets
+
+# Ids become directory names under the runs root, so nothing that could traverse or hide a path.
+SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
+SAFE_PROJECT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+VALIDATION_ID = re.compile(r"VAL-(.+)-(\d{3})")
+
+
+def is_safe_id(value: str, *, project: bool = False) -> bool:
+    pattern = SAFE_PROJECT_ID if project else SAFE_ID
+    return bool(pattern.fullmatch(value)) and ".." not in value
+
+
+def new_run_id(now: dt.datetime | None = None) -> str:
+    now = now or dt.datetime.now(dt.UTC)
+    return f"RUN-{now:%Y%m%d-%H%M%S}-{secrets.token_hex(4)}"
+
+
+def validation_id_for(run_id: str, sequence: int = 1) -> str:
+    body = run_id[4:] if run_id.startswith("RUN-") else run_id
+    return f"VAL-{body}-{sequence:03d}"
+
+
+def seed_from_run_id(run_id: str) -> int:
+    """A stable 63-bit seed, so a run without an explicit seed is still reproducible from its id."""
+    return int.from_bytes(hashlib.sha256(run_id.encode()).digest()[:8], "big") >> 1

@@ -1,0 +1,140 @@
+"""Turn a request body into the normalized request, and run the T0 idea checks on it."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from typing import Any
+
+from marshmallow import Schema, ValidationError
+
+from smvm.errors import RequestValidationError
+from smvm.intake.schemas import CanonicalRequestSchema, LegacyRequestSchema, TractionBuildProjectSchema
+
+GATE_MIN_TAM = 1_000_000  # the seed's T0+3 gate: "Market Size: >= $1M TAM validation"
+_VAGUE_WORDS = {"thing", "stuff", "something", "app", "platform", "idea", "etc", "whatever", "tbd", "todo"}
+
+
+def _schema_for(body: dict[str, Any], max_iterations: int) -> Schema:
+    if "business_idea" in body:
+        return _with_cap(CanonicalRequestSchema, max_iterations)
+    if "idea" in body:
+        return _with_cap(LegacyRequestSchema, max_iterations)
+    if "name" in body or "hypothesis" in body or "target_avatars" in body:
+        return _with_cap(TractionBuildProjectSchema, max_iterations)
+    raise RequestValidationError(
+        "Unrecognised request shape: send business_idea (canonical), idea (legacy) or name+description (TractionBuild project).",
+        details={"business_idea": ["Missing data for required field."]},
+    )
+
+
+def _with_cap(schema_class: type[Schema], max_iterations: int) -> Schema:
+    schema = schema_class()
+    schema.fields["configuration"].schema.max_iterations = max_iterations  # type: ignore[attr-defined]
+    return schema
+
+
+def parse_request(body: Any, *, max_iterations: int = 1_000_000) -> dict[str, Any]:
+    """Validate any of the three accepted shapes and return the normalized request.
+
+    Collects every field error (schema and market-size consistency) before raising.
+
+    :raises RequestValidationError: with ``details`` mapping dotted field paths to messages.
+    """
+    if not isinstance(body, dict):
+        raise RequestValidationError("Request body must be a JSON object.", details={"_schema": ["Invalid input type."]})
+    schema = _schema_for(body, max_iterations)
+    try:
+        request = schema.load(body)
+    except ValidationError as exc:
+        raise RequestValidationError("Request payload is invalid.", details=_flatten(exc.messages)) from exc
+    errors = _market_size_errors(request["idea"], prefix="business_idea" if "business_idea" in body else "idea")
+    if errors:
+        raise RequestValidationError("Market sizes are inconsistent.", details=errors)
+    return request
+
+
+def _flatten(messages: Any, prefix: str = "") -> dict[str, list[str]]:
+    """Nested marshmallow messages as ``{"business_idea.estimated_tam": [...]}`` so clients see the field path."""
+    flat: dict[str, list[str]] = {}
+    if isinstance(messages, dict):
+        for key, value in messages.items():
+            path = f"{prefix}.{key}" if prefix else str(key)
+            if isinstance(value, list) and all(isinstance(item, str) for item in value):
+                flat[path] = list(value)
+            else:
+                flat.update(_flatten(value, path))
+    elif isinstance(messages, list):
+        flat[prefix or "_schema"] = [str(item) for item in messages]
+    else:
+        flat[prefix or "_schema"] = [str(messages)]
+    return flat
+
+
+def _market_size_errors(idea: dict[str, Any], prefix: str) -> dict[str, list[str]]:
+    tam, sam, som = idea["estimated_tam"], idea["estimated_sam"], idea["estimated_som"]
+    errors: dict[str, list[str]] = {}
+    if sam is not None and tam is not None and sam > tam:
+        errors[f"{prefix}.estimated_sam"] = ["Must not exceed estimated_tam (SAM <= TAM)."]
+    if som is not None and sam is not None and som > sam:
+        errors[f"{prefix}.estimated_som"] = ["Must not exceed estimated_sam (SOM <= SAM)."]
+    elif som is not None and tam is not None and som > tam:
+        errors[f"{prefix}.estimated_som"] = ["Must not exceed estimated_tam (SOM <= TAM)."]
+    return errors
+
+
+def fingerprint(request: dict[str, Any]) -> str:
+    """SHA-256 of the normalized request: the same idea sent twice has the same fingerprint."""
+    canonical = json.dumps(request, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def validate_idea(request: dict[str, Any]) -> dict[str, Any]:
+    """T0 business-logic checks: gate risks, vague text and recommendations. Never raises for a valid schema."""
+    idea = request["idea"]
+    issues: list[dict[str, str]] = []
+    recommendations: list[str] = []
+
+    def flag(code: str, field: str, message: str, severity: str, advice: str | None = None) -> None:
+        issues.append({"code": code, "field": field, "message": message, "severity": severity})
+        if advice:
+            recommendations.append(advice)
+
+    tam = idea["estimated_tam"]
+    if tam is None:
+        flag("tam_missing", "estimated_tam", "No TAM given; the domain benchmark will be used.", "info",
+             "Provide an estimated TAM with its source so the market gate rests on evidence, not a benchmark.")
+    elif tam < GATE_MIN_TAM:
+        flag("tam_below_gate", "estimated_tam", f"TAM ${tam:,.0f} is below the $1M T0+3 gate.", "high",
+             "Broaden the target market or revisit the TAM estimate: the gate requires at least $1M.")
+    if idea["estimated_sam"] is None or idea["estimated_som"] is None:
+        flag("funnel_incomplete", "estimated_sam", "SAM or SOM missing; they will be derived from domain ratios.", "info",
+             "Estimate SAM and SOM bottom-up (reachable customers x price) to tighten the simulation.")
+
+    words = re.findall(r"[A-Za-z][A-Za-z'-]+", idea["description"])
+    if len(words) < 8:
+        flag("description_vague", "description", f"Description has only {len(words)} words.", "medium",
+             "Describe the customer, the problem, the product and how it makes money in two or three sentences.")
+    elif sum(word.lower() in _VAGUE_WORDS for word in words) / len(words) > 0.25:
+        flag("description_vague", "description", "Description is mostly generic words.", "medium",
+             "Replace generic words with the specific customer, problem and mechanism.")
+    if not (idea["target_market"] or idea["target_customers"] or idea["target_avatars"]):
+        flag("target_market_missing", "target_market", "No target market or customer given.", "medium",
+             "Name the first customer segment you will sell to.")
+    if not (idea["value_proposition"] or idea["competitive_advantage"] or idea["hypothesis"]):
+        flag("value_proposition_missing", "value_proposition", "No value proposition or advantage given.", "low",
+             "State why customers would switch from what they use today.")
+
+    severities = {issue["severity"] for issue in issues}
+    risk = "high" if "high" in severities else "medium" if "medium" in severities else "low"
+    business_check = "warning" if severities & {"high", "medium"} else "passed"
+    if not recommendations:
+        recommendations.append("Proceed to market simulation; no T0 issues found.")
+    return {
+        "schema_compliance": "passed",
+        "business_logic_check": business_check,
+        "risk_assessment": risk,
+        "issues": issues,
+        "recommendations": recommendations,
+    }

@@ -1,0 +1,627 @@
+"""The run store: create runs, claim and fence stage attempts, record transitions and events."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import logging
+import platform
+from typing import Any
+
+import psycopg2.extras
+
+from smvm import __version__
+from smvm.artifacts import RunDirectory, dump_json
+from smvm.config import Settings
+from smvm.errors import InvalidTransitionError, RunConflictError, RunNotFoundError
+from smvm.ids import new_run_id, seed_from_run_id, validation_id_for
+from smvm.intake.services import fingerprint, validate_idea
+from smvm.pipeline.stages import STAGES, STAGES_BY_NAME
+from smvm.runs import models
+from smvm.store.db import Database
+
+log = logging.getLogger(__name__)
+
+_RUN_COLUMNS = (
+    "run_id, validation_id, project_id, status, request, response, validation, seed, run_dir, correlation_id,"
+    " callback_url, current_stage, recommendation, confidence, completion, finalization, error, created_at,"
+    " updated_at, started_at, completed_at, validated_at, finalized_at, estimated_completion, deadline_at,"
+    " persisted_at, tractionbuild_reference"
+)
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def isoformat(value: dt.datetime | None) -> str | None:
+    if value is None:
+        return None
+    return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+def estimate_seconds(configuration: dict[str, Any]) -> float:
+    """A deliberately pessimistic wall-time estimate: queueing plus simulation work that grows with paths."""
+    return 10.0 + configuration["simulation_iterations"] / 50_000
+
+
+@dataclasses.dataclass
+class _Pending:
+    """Events recorded inside a transaction, mirrored to events.jsonl and meta.json only after commit."""
+
+    run_dir: RunDirectory | None = None
+    events: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    snapshot: dict[str, Any] | None = None
+
+    def flush(self) -> None:
+        if self.run_dir is None:
+            return
+        for event in self.events:
+            self.run_dir.append_event(event)
+        if self.snapshot is not None:
+            self.run_dir.write_bytes("meta.json", dump_json(self.snapshot))
+
+
+class RunStore:
+    """All run, stage and event state; PostgreSQL is the truth, files mirror it."""
+
+    def __init__(self, db: Database, settings: Settings) -> None:
+        self.db = db
+        self.settings = settings
+
+    # -- helpers ---------------------------------------------------------------------------------------------
+
+    def run_directory(self, run: dict[str, Any]) -> RunDirectory:
+        return RunDirectory(self.settings.runs_dir, run["project_id"], run["run_id"])
+
+    def _event(
+        self,
+        cur: Any,
+        pending: _Pending,
+        run: dict[str, Any],
+        kind: str,
+        *,
+        stage: str | None = None,
+        attempt: int | None = None,
+        data: dict[str, Any] | None = None,
+    ) -> None:
+        data = data or {}
+        cur.execute(
+            "INSERT INTO events (run_id, kind, status, stage, attempt, data) VALUES (%s, %s, %s, %s, %s, %s)"
+            " RETURNING id, at",
+            (run["run_id"], kind, run["status"], stage, attempt, psycopg2.extras.Json(data)),
+        )
+        row = cur.fetchone()
+        event = {
+            "id": row["id"],
+            "at": isoformat(row["at"]),
+            "run_id": run["run_id"],
+            "kind": kind,
+            "status": run["status"],
+            "stage": stage,
+            "attempt": attempt,
+            "correlation_id": run.get("correlation_id"),
+            "data": data,
+        }
+        pending.events.append(event)
+        for hook in self.event_hooks:
+            hook(cur, run, event)
+
+    #: Called inside the transaction for every event (the callbacks outbox registers here).
+    event_hooks: list[Any] = []
+
+    def _snapshot(self, run: dict[str, Any], stages: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+        snapshot = {
+            "run_id": run["run_id"],
+            "validation_id": run["validation_id"],
+            "project_id": run["project_id"],
+            "status": run["status"],
+            "seed": run["seed"],
+            "current_stage": run.get("current_stage"),
+            "recommendation": run.get("recommendation"),
+            "confidence": run.get("confidence"),
+            "correlation_id": run.get("correlation_id"),
+            "configuration": run["request"]["configuration"],
+            "source_system": run["request"]["metadata"].get("source_system"),
+            "run_directory": run["run_dir"],
+            "smvm_version": __version__,
+        }
+        for key in ("created_at", "started_at", "completed_at", "validated_at", "finalized_at", "updated_at"):
+            value = run.get(key)
+            snapshot[key] = isoformat(value) if isinstance(value, dt.datetime) else value
+        if stages is not None:
+            snapshot["stages"] = {
+                stage["name"]: {"status": stage["status"], "attempt": stage["attempt"]} for stage in stages
+            }
+        return snapshot
+
+    def _load_run(self, cur: Any, run_id: str, *, lock: bool = False) -> dict[str, Any] | None:
+        cur.execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE run_id = %s" + (" FOR UPDATE" if lock else ""), (run_id,))
+        return cur.fetchone()
+
+    def _stages(self, cur: Any, run_id: str) -> list[dict[str, Any]]:
+        cur.execute("SELECT * FROM stages WHERE run_id = %s ORDER BY position", (run_id,))
+        return list(cur.fetchall())
+
+    def _set_run(self, cur: Any, run: dict[str, Any], **changes: Any) -> dict[str, Any]:
+        changes["updated_at"] = utcnow()
+        assignments = ", ".join(f"{column} = %s" for column in changes)
+        values = [psycopg2.extras.Json(v) if isinstance(v, dict | list) else v for v in changes.values()]
+        cur.execute(f"UPDATE runs SET {assignments} WHERE run_id = %s", (*values, run["run_id"]))
+        run.update(changes)
+        return run
+
+    # -- lookups ---------------------------------------------------------------------------------------------
+
+    def resolve(self, identifier: str) -> dict[str, Any]:
+        """Find a run by run_id or validation_id.
+
+        :raises RunNotFoundError: when neither matches.
+        """
+        with self.db.transaction() as cur:
+            cur.execute(
+                f"SELECT {_RUN_COLUMNS} FROM runs WHERE run_id = %s OR validation_id = %s LIMIT 1",
+                (identifier, identifier),
+            )
+            run = cur.fetchone()
+        if run is None:
+            raise RunNotFoundError(f"no validation run {identifier!r}", details={"id": identifier})
+        return run
+
+    def detail(self, identifier: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        run = self.resolve(identifier)
+        with self.db.transaction() as cur:
+            stages = self._stages(cur, run["run_id"])
+        return run, stages
+
+    def artifacts(self, run_id: str) -> dict[str, str]:
+        with self.db.transaction() as cur:
+            cur.execute("SELECT path, sha256 FROM artifacts WHERE run_id = %s ORDER BY path", (run_id,))
+            return {row["path"]: row["sha256"] for row in cur.fetchall()}
+
+    def list_runs(
+        self,
+        *,
+        project_id: str | None = None,
+        status: str | None = None,
+        recommendation: str | None = None,
+        created_after: dt.datetime | None = None,
+        created_before: dt.datetime | None = None,
+        limit: int = 20,
+        offset: int = 0,
+    ) -> tuple[list[dict[str, Any]], int]:
+        clauses, params = [], []
+        for column, value in (("project_id", project_id), ("status", status), ("recommendation", recommendation)):
+            if value is not None:
+                clauses.append(f"{column} = %s")
+                params.append(value)
+        if created_after is not None:
+            clauses.append("created_at >= %s")
+            params.append(created_after)
+        if created_before is not None:
+            clauses.append("created_at < %s")
+            params.append(created_before)
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        with self.db.transaction() as cur:
+            cur.execute(f"SELECT count(*) AS total FROM runs {where}", params)
+            total = cur.fetchone()["total"]
+            cur.execute(
+                f"SELECT {_RUN_COLUMNS} FROM runs {where} ORDER BY created_at DESC, run_id DESC LIMIT %s OFFSET %s",
+                (*params, limit, offset),
+            )
+            return list(cur.fetchall()), total
+
+    # -- T0: create -----------------------------------------------------------------------------------------
+
+    def create_run(self, request: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+        """Record a validated request as a new run with its first stage enqueued (T0).
+
+        The same run_id with the same payload returns the original run; with another payload it conflicts.
+
+        :returns: ``(run, created)``; enqueue the first stage only when ``created`` and after this returns.
+        :raises RunConflictError: the run_id exists with a different payload.
+        """
+        request_fingerprint = fingerprint(request)
+        now = utcnow()
+        run_id = request["run_id"] or new_run_id(now)
+        configuration = dict(request["configuration"])
+        if configuration.get("seed") is None:
+            configuration["seed"] = seed_from_run_id(run_id)
+        stored_request = {**request, "run_id": run_id, "configuration": configuration}
+        validation = validate_idea(stored_request)
+        run_dir = RunDirectory(self.settings.runs_dir, request["project_id"], run_id)
+        estimated = now + dt.timedelta(seconds=estimate_seconds(configuration))
+        validation_id = validation_id_for(run_id)
+        row = {
+            "run_id": run_id,
+            "validation_id": validation_id,
+            "project_id": request["project_id"],
+            "status": models.INITIATED,
+            "request": stored_request,
+            "request_fingerprint": request_fingerprint,
+            "validation": validation,
+            "seed": configuration["seed"],
+            "run_dir": str(run_dir.path),
+            "correlation_id": request.get("correlation_id"),
+            "callback_url": request["metadata"].get("callback_url"),
+            "created_at": now,
+            "updated_at": now,
+            "estimated_completion": estimated,
+            "deadline_at": now + dt.timedelta(seconds=configuration["timeout_seconds"]),
+        }
+        row["response"] = self._t0_response(row)
+        pending = _Pending(run_dir)
+        with self.db.transaction() as cur:
+            columns = ", ".join(row)
+            placeholders = ", ".join(["%s"] * len(row))
+            values = [psycopg2.extras.Json(v) if isinstance(v, dict | list) else v for v in row.values()]
+            cur.execute(
+                f"INSERT INTO runs ({columns}) VALUES ({placeholders}) ON CONFLICT DO NOTHING RETURNING run_id",
+                values,
+            )
+            if cur.fetchone() is None:
+                cur.execute(
+                    "SELECT run_id, request_fingerprint, response FROM runs WHERE run_id = %s OR validation_id = %s",
+                    (run_id, validation_id),
+                )
+                existing = cur.fetchone()
+                if existing is not None and existing["request_fingerprint"] == request_fingerprint:
+                    run = self._load_run(cur, existing["run_id"])
+                    return run, False
+                raise RunConflictError(
+                    f"run {run_id!r} already exists with a different payload", run_id=run_id,
+                    details={"run_id": run_id},
+                )
+            psycopg2.extras.execute_values(
+                cur,
+                "INSERT INTO stages (run_id, name, position, queue, status, enqueued_at) VALUES %s",
+                [
+                    (
+                        run_id,
+                        stage.name,
+                        position,
+                        stage.queue,
+                        models.STAGE_ENQUEUED if position == 0 else models.STAGE_PENDING,
+                        now if position == 0 else None,
+                    )
+                    for position, stage in enumerate(STAGES)
+                ],
+            )
+            run = self._load_run(cur, run_id)
+            self._event(cur, pending, run, "RUN_INITIATED", data={"validation": validation})
+            pending.snapshot = self._snapshot(run)
+        pending.flush()
+        return run, True
+
+    def _t0_response(self, row: dict[str, Any]) -> dict[str, Any]:
+        base = self.settings.public_base_url.rstrip("/")
+        validation = row["validation"]
+        return {
+            "run_id": row["run_id"],
+            "validation_id": row["validation_id"],
+            "project_id": row["project_id"],
+            "status": models.INITIATED,
+            "estimated_completion": isoformat(row["estimated_completion"]),
+            "run_directory": row["run_dir"],
+            "webhook_urls": {
+                "status_updates": f"{base}/api/v1/validation/{row['run_id']}/status",
+                "completion": f"{base}/api/v1/validation/{row['run_id']}/results",
+            },
+            "validation_results": {
+                "schema_compliance": validation["schema_compliance"],
+                "business_logic_check": validation["business_logic_check"],
+                "risk_assessment": validation["risk_assessment"],
+                "recommendations": validation["recommendations"],
+            },
+            "metadata": {
+                "created_at": isoformat(row["created_at"]),
+                "python_version": platform.python_version(),
+                "smvm_version": __version__,
+                "request_shape": row["request"]["metadata"]["request_shape"],
+                "seed": row["seed"],
+            },
+        }
+
+    # -- stage execution (workers) ----------------------------------------------------------------------------
+
+    def claim_stage(self, run_id: str, stage_name: str, *, worker: str | None = None) -> tuple[dict[str, Any], int] | None:
+        """Start an attempt of a stage, fencing out duplicates and stale messages.
+
+        :returns: ``(run, attempt)`` when this caller now owns the stage, ``None`` when the message should be
+            dropped (run gone or no longer active, stage already done or held by a live attempt, an earlier stage
+            unfinished, or the redelivery cap reached, in which case the stage and run are FAILED here).
+        """
+        pending = _Pending()
+        with self.db.transaction() as cur:
+            claimed = self._claim(cur, pending, run_id, stage_name, worker)
+        pending.flush()
+        return claimed
+
+    def _claim(
+        self, cur: Any, pending: _Pending, run_id: str, stage_name: str, worker: str | None
+    ) -> tuple[dict[str, Any], int] | None:
+        now = utcnow()
+        run = self._load_run(cur, run_id, lock=True)
+        if run is None or run["status"] not in models.ACTIVE_STATUSES:
+            return None
+        pending.run_dir = self.run_directory(run)
+        if run["deadline_at"] is not None and now > run["deadline_at"]:
+            self._expire(cur, pending, run)
+            return None
+        stages = self._stages(cur, run_id)
+        stage = next((s for s in stages if s["name"] == stage_name), None)
+        if stage is None or any(s["status"] != models.STAGE_SUCCEEDED for s in stages[: stage["position"]]):
+            return None
+        if stage["status"] in (models.STAGE_SUCCEEDED, models.STAGE_FAILED, models.STAGE_CANCELLED):
+            return None
+        if stage["status"] == models.STAGE_RUNNING:
+            stale_before = now - dt.timedelta(seconds=self.settings.stage_stale_after_seconds)
+            if stage["heartbeat_at"] is not None and stage["heartbeat_at"] > stale_before:
+                return None
+        if stage["attempt"] >= self.settings.stage_max_attempts:
+            self._fail(cur, pending, run, stage_name, stage["attempt"], f"redelivery cap reached: {stage['attempt']} attempts")
+            return None
+        attempt = stage["attempt"] + 1
+        cur.execute(
+            "UPDATE stages SET status = 'RUNNING', attempt = %s, started_at = %s, heartbeat_at = %s, worker = %s,"
+            " finished_at = NULL WHERE run_id = %s AND name = %s",
+            (attempt, now, now, worker, run_id, stage_name),
+        )
+        if run["status"] == models.INITIATED:
+            self._set_run(cur, run, status=models.RUNNING, started_at=now, current_stage=stage_name)
+            self._event(cur, pending, run, "RUN_STARTED", stage=stage_name)
+        else:
+            self._set_run(cur, run, current_stage=stage_name)
+        self._event(cur, pending, run, "STAGE_STARTED", stage=stage_name, attempt=attempt, data={"worker": worker})
+        return run, attempt
+
+    def heartbeat(self, run_id: str, stage_name: str, attempt: int) -> bool:
+        """Mark a live attempt; ``False`` means this attempt has been superseded and should stop."""
+        with self.db.transaction() as cur:
+            cur.execute(
+                "UPDATE stages SET heartbeat_at = now() WHERE run_id = %s AND name = %s AND attempt = %s"
+                " AND status = 'RUNNING'",
+                (run_id, stage_name, attempt),
+            )
+            return cur.rowcount == 1
+
+    def complete_stage(
+        self,
+        run_id: str,
+        stage_name: str,
+        attempt: int,
+        *,
+        summary: dict[str, Any],
+        artifacts: dict[str, str],
+        duration_ms: int,
+    ) -> str | None:
+        """Record a stage's success, fenced by attempt, and enqueue the next one in the same transaction.
+
+        :returns: the next stage's name, ``""`` when the run is now COMPLETED, or ``None`` when fenced out.
+        """
+        pending = _Pending()
+        now = utcnow()
+        with self.db.transaction() as cur:
+            run = self._load_run(cur, run_id, lock=True)
+            if run is None:
+                return None
+            pending.run_dir = self.run_directory(run)
+            cur.execute(
+                "UPDATE stages SET status = 'SUCCEEDED', finished_at = %s, heartbeat_at = %s, duration_ms = %s,"
+                " result = %s, last_error = NULL WHERE run_id = %s AND name = %s AND attempt = %s AND status = 'RUNNING'",
+                (now, now, duration_ms, psycopg2.extras.Json(summary), run_id, stage_name, attempt),
+            )
+            if cur.rowcount != 1 or run["status"] not in models.ACTIVE_STATUSES:
+                return None
+            for path, sha in artifacts.items():
+                size = (pending.run_dir.path / path).stat().st_size
+                cur.execute(
+                    "INSERT INTO artifacts (run_id, path, stage, sha256, size_bytes) VALUES (%s, %s, %s, %s, %s)"
+                    " ON CONFLICT (run_id, path) DO UPDATE SET sha256 = EXCLUDED.sha256,"
+                    " size_bytes = EXCLUDED.size_bytes, stage = EXCLUDED.stage, created_at = now()",
+                    (run_id, path, stage_name, sha, size),
+                )
+            self._event(
+                cur, pending, run, "STAGE_COMPLETED", stage=stage_name, attempt=attempt,
+                data={"summary": summary, "duration_ms": duration_ms, "artifacts": artifacts},
+            )
+            if stage_name == "decision_analysis":
+                self._set_run(
+                    cur, run, recommendation=summary.get("recommendation"), confidence=summary.get("confidence")
+                )
+                self._event(cur, pending, run, "DECISION_READY", stage=stage_name, data=summary)
+            position = STAGES.index(STAGES_BY_NAME[stage_name])
+            if position + 1 < len(STAGES):
+                next_stage = STAGES[position + 1].name
+                cur.execute(
+                    "UPDATE stages SET status = 'ENQUEUED', enqueued_at = %s WHERE run_id = %s AND name = %s"
+                    " AND status = 'PENDING'",
+                    (now, run_id, next_stage),
+                )
+                stages = None
+            else:
+                next_stage = ""
+                self._set_run(cur, run, status=models.COMPLETED, completed_at=now, current_stage=None)
+                self._event(cur, pending, run, "RUN_COMPLETED")
+                stages = self._stages(cur, run_id)
+            pending.snapshot = self._snapshot(run, stages)
+        pending.flush()
+        return next_stage
+
+    def release_stage(self, run_id: str, stage_name: str, attempt: int, error: str) -> bool:
+        """Hand a stage back after a transient failure so it can be re-enqueued; fenced by attempt."""
+        pending = _Pending()
+        with self.db.transaction() as cur:
+            run = self._load_run(cur, run_id, lock=True)
+            if run is None:
+                return False
+            pending.run_dir = self.run_directory(run)
+            cur.execute(
+                "UPDATE stages SET status = 'ENQUEUED', enqueued_at = now(), last_error = %s"
+                " WHERE run_id = %s AND name = %s AND attempt = %s AND status = 'RUNNING'",
+                (error[:2000], run_id, stage_name, attempt),
+            )
+            if cur.rowcount != 1:
+                return False
+            self._event(cur, pending, run, "STAGE_RETRY", stage=stage_name, attempt=attempt, data={"error": error[:500]})
+        pending.flush()
+        return True
+
+    def fail_stage(self, run_id: str, stage_name: str, attempt: int, error: str) -> bool:
+        """Fail a stage permanently and the run with it; fenced by attempt."""
+        pending = _Pending()
+        with self.db.transaction() as cur:
+            run = self._load_run(cur, run_id, lock=True)
+            if run is None or run["status"] not in models.ACTIVE_STATUSES:
+                return False
+            pending.run_dir = self.run_directory(run)
+            cur.execute(
+                "SELECT attempt, status FROM stages WHERE run_id = %s AND name = %s FOR UPDATE", (run_id, stage_name)
+            )
+            stage = cur.fetchone()
+            if stage is None or stage["attempt"] != attempt or stage["status"] != models.STAGE_RUNNING:
+                return False
+            self._fail(cur, pending, run, stage_name, attempt, error)
+        pending.flush()
+        return True
+
+    def _fail(self, cur: Any, pending: _Pending, run: dict[str, Any], stage_name: str, attempt: int, error: str) -> None:
+        cur.execute(
+            "UPDATE stages SET status = 'FAILED', finished_at = now(), last_error = %s WHERE run_id = %s AND name = %s",
+            (error[:2000], run["run_id"], stage_name),
+        )
+        cur.execute(
+            "UPDATE stages SET status = 'CANCELLED' WHERE run_id = %s AND status IN ('PENDING', 'ENQUEUED')",
+            (run["run_id"],),
+        )
+        self._set_run(cur, run, status=models.FAILED, error={"stage": stage_name, "message": error[:2000]})
+        self._event(cur, pending, run, "STAGE_FAILED", stage=stage_name, attempt=attempt, data={"error": error[:500]})
+        self._event(cur, pending, run, "RUN_FAILED", stage=stage_name)
+        pending.snapshot = self._snapshot(run, self._stages(cur, run["run_id"]))
+
+    def _expire(self, cur: Any, pending: _Pending, run: dict[str, Any]) -> None:
+        """timeout_seconds passed: keep what was produced and stop (INCOMPLETE)."""
+        cur.execute(
+            "UPDATE stages SET status = 'CANCELLED' WHERE run_id = %s AND status IN ('PENDING', 'ENQUEUED', 'RUNNING')",
+            (run["run_id"],),
+        )
+        self._set_run(cur, run, status=models.INCOMPLETE, current_stage=None)
+        self._event(cur, pending, run, "RUN_INCOMPLETE", data={"reason": "timeout_seconds exceeded"})
+        pending.snapshot = self._snapshot(run, self._stages(cur, run["run_id"]))
+
+    # -- client transitions ---------------------------------------------------------------------------------
+
+    def _transition(self, identifier: str, target: str, kind: str, changes: dict[str, Any]) -> dict[str, Any]:
+        pending = _Pending()
+        run_id = self.resolve(identifier)["run_id"]
+        with self.db.transaction() as cur:
+            run = self._load_run(cur, run_id, lock=True)
+            pending.run_dir = self.run_directory(run)
+            if not models.can_transition(run["status"], target):
+                raise InvalidTransitionError(
+                    f"cannot move run from {run['status']} to {target}",
+                    run_id=run_id,
+                    details={"status": run["status"], "requested": target},
+                )
+            if target == models.CANCELLED:
+                cur.execute(
+                    "UPDATE stages SET status = 'CANCELLED' WHERE run_id = %s AND status IN ('PENDING', 'ENQUEUED', 'RUNNING')",
+                    (run_id,),
+                )
+            self._set_run(cur, run, status=target, **changes)
+            self._event(cur, pending, run, kind, data={k: v for k, v in changes.items() if isinstance(v, dict)})
+            pending.snapshot = self._snapshot(run, self._stages(cur, run_id))
+        pending.flush()
+        return run
+
+    def mark_complete(self, identifier: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """T0+30: the client considers validation complete; store what it sent and freeze the results.
+
+        :raises InvalidTransitionError: before the pipeline finished, after finalization, or when already marked
+            complete with a different payload (the same payload again is a no-op).
+        """
+        run = self.resolve(identifier)
+        if run["validated_at"] is not None:
+            if run["completion"] == payload:
+                return run
+            raise InvalidTransitionError(
+                "validation already marked complete with a different payload", run_id=run["run_id"],
+                details={"status": run["status"], "validated_at": isoformat(run["validated_at"])},
+            )
+        if run["status"] not in (models.COMPLETED, models.INCOMPLETE):
+            self._refuse(run, "complete")
+        return self._transition(
+            identifier, run["status"], "RUN_VALIDATED", {"completion": payload, "validated_at": utcnow()}
+        )
+
+    def finalize(self, identifier: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """T32: record the go/no-go; terminal.
+
+        :raises InvalidTransitionError: unless the run is COMPLETED or INCOMPLETE (a repeat with the same payload
+            returns the finalized run).
+        """
+        run = self.resolve(identifier)
+        if run["status"] == models.FINALIZED and run["finalization"] == payload:
+            return run
+        return self._transition(identifier, models.FINALIZED, "RUN_FINALIZED", {"finalization": payload, "finalized_at": utcnow()})
+
+    def cancel(self, identifier: str, reason: str | None) -> dict[str, Any]:
+        return self._transition(identifier, models.CANCELLED, "RUN_CANCELLED", {"error": {"cancelled": reason or "client request"}})
+
+    @staticmethod
+    def _refuse(run: dict[str, Any], action: str) -> None:
+        raise InvalidTransitionError(
+            f"cannot {action} a run that is {run['status']}", run_id=run["run_id"],
+            details={"status": run["status"], "requested": action},
+        )
+
+    # -- recovery (sweeper) ---------------------------------------------------------------------------------
+
+    def find_stuck_stages(self) -> list[tuple[str, str, str]]:
+        """Stages that should be moving and are not: enqueued but never started, or RUNNING with a stale heartbeat.
+
+        :returns: ``(run_id, stage, reason)`` tuples; re-enqueue each (claiming fences duplicates).
+        """
+        now = utcnow()
+        unstarted = now - dt.timedelta(seconds=self.settings.stage_unstarted_after_seconds)
+        stale = now - dt.timedelta(seconds=self.settings.stage_stale_after_seconds)
+        with self.db.transaction() as cur:
+            cur.execute(
+                "SELECT s.run_id, s.name, CASE WHEN s.status = 'ENQUEUED' THEN 'unstarted' ELSE 'stale_heartbeat' END"
+                " AS reason FROM stages s JOIN runs r USING (run_id)"
+                " WHERE r.status IN ('INITIATED', 'RUNNING') AND ("
+                "  (s.status = 'ENQUEUED' AND s.enqueued_at < %s)"
+                "  OR (s.status = 'RUNNING' AND coalesce(s.heartbeat_at, s.started_at) < %s))"
+                " ORDER BY s.enqueued_at LIMIT 500",
+                (unstarted, stale),
+            )
+            rows = [(row["run_id"], row["name"], row["reason"]) for row in cur.fetchall()]
+            if rows:
+                # Re-stamp so the next sweep gives the new message time to be picked up.
+                psycopg2.extras.execute_values(
+                    cur,
+                    "UPDATE stages s SET enqueued_at = now() FROM (VALUES %s) AS v(run_id, name)"
+                    " WHERE s.run_id = v.run_id AND s.name = v.name AND s.status = 'ENQUEUED'",
+                    [(run_id, name) for run_id, name, _ in rows],
+                )
+        return rows
+
+    def expire_overdue_runs(self) -> list[str]:
+        """Move runs past their ``timeout_seconds`` to INCOMPLETE."""
+        expired = []
+        with self.db.transaction() as cur:
+            cur.execute(
+                "SELECT run_id FROM runs WHERE status IN ('INITIATED', 'RUNNING') AND deadline_at < now() LIMIT 500"
+            )
+            candidates = [row["run_id"] for row in cur.fetchall()]
+        for run_id in candidates:
+            pending = _Pending()
+            with self.db.transaction() as cur:
+                run = self._load_run(cur, run_id, lock=True)
+                if run is None or run["status"] not in models.ACTIVE_STATUSES:
+                    continue
+                pending.run_dir = self.run_directory(run)
+                self._expire(cur, pending, run)
+            pending.flush()
+            expired.append(run_id)
+        return expired

@@ -1,0 +1,148 @@
+"""Integration fixtures: a throwaway PostgreSQL database, a dedicated Redis db, and the real process stack."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg2
+import pytest
+import redis
+import requests
+
+from smvm.config import Settings
+from smvm.runs.services import RunStore
+from smvm.store.db import Database, upgrade
+from tests.integration import harness
+
+pytestmark = pytest.mark.integration
+
+DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+REDIS_TEST_DB = 13  # a db index of its own, so FLUSHDB never touches a developer's data
+
+
+def _unavailable(reason: str) -> None:
+    if os.environ.get("CI"):
+        pytest.fail(f"integration dependency unavailable under CI: {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def database_url() -> Iterator[str]:
+    admin_url = os.environ.get("SMVM_TEST_DATABASE_URL", DEFAULT_DATABASE_URL)
+    name = f"smvm_test_{uuid.uuid4().hex[:10]}"
+    try:
+        admin = psycopg2.connect(admin_url, connect_timeout=3)
+    except psycopg2.OperationalError as exc:
+        _unavailable(f"PostgreSQL at {admin_url} is unreachable: {exc}")
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute(f'CREATE DATABASE "{name}"')
+    parts = urlsplit(admin_url)
+    url = urlunsplit(parts._replace(path=f"/{name}"))
+    upgrade(Database(url, minconn=1, maxconn=1))
+    yield url
+    with admin.cursor() as cur:
+        cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin.close()
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    base = os.environ.get("SMVM_TEST_REDIS_URL", DEFAULT_REDIS_URL)
+    url = urlunsplit(urlsplit(base)._replace(path=f"/{REDIS_TEST_DB}"))
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=2).flushdb()
+    except redis.ConnectionError as exc:
+        _unavailable(f"Redis at {base} is unreachable: {exc}")
+    return url
+
+
+@pytest.fixture(scope="session")
+def stack_settings(database_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    return Settings(
+        env="test",
+        database_url=database_url,
+        broker_url=redis_url,
+        redis_url=redis_url,
+        runs_dir=tmp_path_factory.mktemp("runs"),
+        stage_heartbeat_seconds=1.0,
+        stage_stale_after_seconds=6.0,
+        stage_unstarted_after_seconds=6.0,
+        sweeper_interval_seconds=2.0,
+        webhook_retry_delays=(1.0, 2.0, 4.0, 8.0, 16.0),
+        callback_allow_http=True,
+        callback_allowed_hosts=("127.0.0.1", "localhost"),
+    )
+
+
+def settings_environ(settings: Settings) -> dict[str, str]:
+    """The same settings as ``SMVM_*`` variables, for child processes."""
+    environ = {key: value for key, value in os.environ.items() if not key.startswith("SMVM_")}
+    for name, value in vars(settings).items():
+        if value is None:
+            continue
+        if isinstance(value, tuple):
+            value = ",".join(str(item) for item in value)
+        environ[f"SMVM_{name.upper()}"] = str(value)
+    environ["PYTHONUNBUFFERED"] = "1"
+    return environ
+
+
+@pytest.fixture(scope="session")
+def store(stack_settings: Settings) -> RunStore:
+    return RunStore(Database(stack_settings.database_url, minconn=1, maxconn=4), stack_settings)  # type: ignore[arg-type]
+
+
+@dataclass
+class Stack:
+    base_url: str
+    settings: Settings
+    env: dict[str, str]
+    log_dir: Path
+    processes: dict[str, harness.Process] = field(default_factory=dict)
+
+    def api(self, path: str) -> str:
+        return f"{self.base_url}/api/v1{path}"
+
+    def post_run(self, body: dict[str, Any], **kwargs: Any) -> requests.Response:
+        return requests.post(self.api("/validation/runs"), json=body, timeout=30, **kwargs)
+
+    def wait_for_status(self, run_id: str, statuses: tuple[str, ...] = ("COMPLETED",), timeout: float = 90) -> dict[str, Any]:
+        def reached() -> dict[str, Any] | None:
+            body = requests.get(self.api(f"/validation/{run_id}/status"), timeout=5).json()
+            if body["status"] in ("FAILED",) and "FAILED" not in statuses:
+                raise AssertionError(f"run failed: {body.get('error')}\n{self.logs()}")
+            return body if body["status"] in statuses else None
+
+        return harness.wait_until(reached, timeout=timeout, interval=0.2, what=f"{run_id} in {statuses}")
+
+    def logs(self) -> str:
+        return "\n".join(f"--- {name} ---\n{process.log()[-4000:]}" for name, process in self.processes.items())
+
+
+@pytest.fixture(scope="session")
+def stack(stack_settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """gunicorn (2 workers) plus one Celery worker process per queue and beat, as the Procfile runs them."""
+    log_dir = tmp_path_factory.mktemp("stack-logs")
+    env = settings_environ(stack_settings)
+    port = harness.free_port()
+    env["SMVM_PUBLIC_BASE_URL"] = f"http://127.0.0.1:{port}"
+    stack = Stack(base_url=f"http://127.0.0.1:{port}", settings=stack_settings, env=env, log_dir=log_dir)
+    for queue in ("smvm.pipeline", "smvm.simulation", "smvm.callbacks", "smvm.maintenance"):
+        stack.processes[queue] = harness.celery_worker(queue, env, log_dir).start()
+    stack.processes["beat"] = harness.celery_beat(env, log_dir).start()
+    stack.processes["web"] = harness.gunicorn(env, log_dir, port).start()
+    try:
+        harness.wait_for_http(f"{stack.base_url}/healthz")
+        for queue in ("smvm.pipeline", "smvm.simulation", "smvm.callbacks", "smvm.maintenance"):
+            harness.wait_for_worker(stack.processes[queue])
+        yield stack
+    finally:
+        harness.stop_all(stack.processes.values())

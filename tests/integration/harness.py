@@ -1,0 +1,129 @@
+"""Real processes for integration tests: Celery workers per queue, beat, gunicorn, and condition waits."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+
+
+def wait_until(predicate: Callable[[], Any], *, timeout: float = 30.0, interval: float = 0.1, what: str = "condition") -> Any:
+    """Poll ``predicate`` until it returns something truthy; fail with ``what`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    last_error: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            value = predicate()
+            if value:
+                return value
+        except Exception as exc:  # noqa: BLE001 - keep polling; report the last error on timeout
+            last_error = exc
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}" + (f" (last error: {last_error!r})" if last_error else ""))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Process:
+    """A child process with its output in a log file, stopped on teardown."""
+
+    def __init__(self, name: str, argv: list[str], env: dict[str, str], log_dir: Path) -> None:
+        self.name = name
+        self.argv = argv
+        self.env = env
+        self.log_path = log_dir / f"{name}.log"
+        self.popen: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> Process:
+        self._log = self.log_path.open("ab")
+        self.popen = subprocess.Popen(
+            self.argv, cwd=ROOT, env=self.env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        return self
+
+    @property
+    def pid(self) -> int:
+        assert self.popen is not None
+        return self.popen.pid
+
+    def alive(self) -> bool:
+        return self.popen is not None and self.popen.poll() is None
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def stop(self, timeout: float = 15.0) -> None:
+        if not self.alive():
+            return
+        assert self.popen is not None
+        os.killpg(self.popen.pid, signal.SIGTERM)
+        try:
+            self.popen.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.popen.pid, signal.SIGKILL)
+            self.popen.wait(5)
+        self._log.close()
+
+    def kill(self) -> None:
+        if self.alive():
+            assert self.popen is not None
+            os.killpg(self.popen.pid, signal.SIGKILL)
+            self.popen.wait(5)
+            self._log.close()
+
+
+def celery_worker(queue: str, env: dict[str, str], log_dir: Path, *, concurrency: int = 1, name: str | None = None) -> Process:
+    short = name or queue.rsplit(".", 1)[-1]
+    argv = [
+        str(BIN / "celery"), "-A", "workers.celery_app", "worker", "--queues", queue,
+        "--hostname", f"{short}-{os.getpid()}@%h", "--concurrency", str(concurrency), "--pool", "prefork",
+        "--prefetch-multiplier", "1", "--without-mingle", "--without-gossip", "--loglevel", "INFO",
+    ]
+    return Process(f"worker-{short}", argv, env, log_dir)
+
+
+def celery_beat(env: dict[str, str], log_dir: Path, name: str = "beat") -> Process:
+    schedule = log_dir / f"{name}-schedule"
+    argv = [str(BIN / "celery"), "-A", "workers.celery_app", "beat", "--loglevel", "INFO", "--schedule", str(schedule)]
+    return Process(name, argv, env, log_dir)
+
+
+def gunicorn(env: dict[str, str], log_dir: Path, port: int, workers: int = 2) -> Process:
+    argv = [
+        str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--worker-class", "gthread",
+        "--threads", "4", "--timeout", "60", "api.wsgi:application",
+    ]
+    return Process("web", argv, env, log_dir)
+
+
+def wait_for_http(url: str, timeout: float = 30.0) -> None:
+    wait_until(lambda: requests.get(url, timeout=1).status_code == 200, timeout=timeout, what=url)
+
+
+def wait_for_worker(process: Process, timeout: float = 30.0) -> None:
+    def ready() -> bool:
+        if not process.alive():
+            raise AssertionError(f"{process.name} exited:\n{process.log()[-3000:]}")
+        return " ready." in process.log()
+
+    wait_until(ready, timeout=timeout, what=f"{process.name} ready")
+
+
+def stop_all(processes: Iterable[Process]) -> None:
+    for process in processes:
+        process.stop()

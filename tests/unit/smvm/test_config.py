@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from smvm.config import Settings
+from smvm.errors import ConfigurationError
+
+pytestmark = pytest.mark.unit
+
+
+def test_defaults_are_production_with_no_secrets() -> None:
+    settings = Settings.from_environ({})
+    assert settings.env == "production"
+    assert settings.webhook_secret is None and settings.database_url is None
+
+
+def test_values_are_coerced() -> None:
+    settings = Settings.from_environ({
+        "SMVM_ENV": "development",
+        "SMVM_RUNS_DIR": "/tmp/x",
+        "SMVM_DB_POOL_MAX": "7",
+        "SMVM_SWEEPER_INTERVAL_SECONDS": "2.5",
+        "SMVM_WEBHOOK_RETRY_DELAYS": "0.1,0.2",
+        "SMVM_CALLBACK_ALLOW_HTTP": "yes",
+        "SMVM_CALLBACK_ALLOWED_HOSTS": "127.0.0.1, localhost",
+        "SMVM_REDIS_URL": "redis://r:6379/1",
+    })
+    assert settings.runs_dir == Path("/tmp/x")
+    assert settings.db_pool_max == 7
+    assert settings.sweeper_interval_seconds == 2.5
+    assert settings.webhook_retry_delays == (0.1, 0.2)
+    assert settings.callback_allow_http is True
+    assert settings.callback_allowed_hosts == ("127.0.0.1", "localhost")
+    assert settings.broker_url == "redis://r:6379/1", "the broker defaults to the Redis URL"
+    assert settings.webhook_secret, "development gets a fixed secret"
+
+
+@pytest.mark.parametrize(("environ", "message"), [
+    ({"SMVM_DB_POOL_MAX": "many"}, "SMVM_DB_POOL_MAX"),
+    ({"SMVM_CALLBACK_ALLOW_HTTP": "perhaps"}, "SMVM_CALLBACK_ALLOW_HTTP"),
+    ({"SMVM_ENV": "prod"}, "SMVM_ENV"),
+])
+def test_bad_values_fail_at_startup(environ, message) -> None:
+    with pytest.raises(ConfigurationError, match=message):
+        Settings.from_environ(environ)
+
+
+def test_require_names_every_missing_variable() -> None:
+    with pytest.raises(ConfigurationError, match="SMVM_DATABASE_URL, SMVM_BROKER_URL"):
+        Settings().require("database_url", "broker_url")
+
+
+def test_env_example_lists_every_setting() -> None:
+    example = (Path(__file__).resolve().parents[3] / ".env.example").read_text()
+    import dataclasses
+
+    missing = [f"SMVM_{f.name.upper()}" for f in dataclasses.fields(Settings) if f"SMVM_{f.name.upper()}" not in example]
+    assert not missing

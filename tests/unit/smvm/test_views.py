@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+import pytest
+
+from smvm.runs.views import gate_view
+
+pytestmark = pytest.mark.unit
+
+RUN = {"run_id": "RUN-1", "validation_id": "VAL-1-001", "estimated_completion": None, "error": None}
+
+
+def _decision(recommendation: str) -> dict:
+    return {"recommendation": recommendation, "confidence": 0.8, "critical_success_factors": ["CAC under $90"],
+            "key_factors": [{"factor": "market_opportunity", "score": 0.9, "evidence": "big"}], "next_steps": ["x"]}
+
+
+@pytest.mark.parametrize(("recommendation", "can_progress", "word", "gate"), [
+    ("GO", True, "go", "proceed"), ("PIVOT", True, "pivot", "proceed"), ("KILL", False, "no_go", "reject"),
+])
+def test_gate_for_decisions(recommendation, can_progress, word, gate) -> None:
+    view = gate_view({**RUN, "status": "COMPLETED"}, _decision(recommendation))
+    assert (view["can_progress"], view["passed"], view["go_recommendation"], view["gate_decision"]) == (
+        can_progress, can_progress, word, gate)
+    assert view["requirements"] == ([] if recommendation == "GO" else ["CAC under $90"])
+    assert (view["block_reason"] is None) == can_progress
+
+
+@pytest.mark.parametrize(("status", "gate", "reason"), [
+    ("RUNNING", "hold", "in progress"), ("INITIATED", "hold", "in progress"), ("FAILED", "reject", "failed"),
+    ("INCOMPLETE", "hold", "timed out"), ("CANCELLED", "reject", "cancelled"),
+])
+def test_gate_blocks_without_a_decision(status, gate, reason) -> None:
+    view = gate_view({**RUN, "status": status}, None)
+    assert view["can_progress"] is False and view["gate_decision"] == gate and reason in view["block_reason"]

@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+import pytest
+
+from smvm.config import Settings
+from workers.app import celery_config, create_celery
+from workers.beat import beat_schedule
+
+pytestmark = pytest.mark.unit
+
+
+def test_schedule_contents() -> None:
+    schedule = beat_schedule(Settings(sweeper_interval_seconds=30.0))
+    assert schedule["sweep-stuck-stages"]["task"] == "smvm.maintenance.sweep_stuck_stages"
+    assert schedule["sweep-stuck-stages"]["schedule"] == 30.0
+
+
+def test_every_scheduled_task_exists() -> None:
+    app = create_celery(Settings(broker_url="memory://"))
+    for entry in app.conf.beat_schedule.values():
+        assert entry["task"] in app.tasks
+
+
+def test_celery_reliability_settings() -> None:
+    config = celery_config(Settings(broker_url="memory://"))
+    assert config["task_acks_late"] and config["task_reject_on_worker_lost"]
+    assert config["worker_prefetch_multiplier"] == 1
+    assert config["accept_content"] == ["json"] and config["task_serializer"] == "json"
+    assert config["broker_transport_options"]["visibility_timeout"] > config["task_time_limit"] > config["task_soft_time_limit"]
+
+
+def test_visibility_timeout_must_exceed_time_limit() -> None:
+    with pytest.raises(ValueError, match="VISIBILITY_TIMEOUT"):
+        celery_config(Settings(stage_time_limit=1000, broker_visibility_timeout=900))
+
+
+def test_stage_tasks_are_named_and_routed() -> None:
+    app = create_celery(Settings(broker_url="memory://"))
+    names = {name for name in app.tasks if name.startswith("smvm.stage.")}
+    assert len(names) == 7
+    assert app.amqp.router.route({}, "smvm.stage.market_simulation")["queue"].name == "smvm.simulation"
+    assert app.amqp.router.route({}, "smvm.stage.idea_validation")["queue"].name == "smvm.pipeline"

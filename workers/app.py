@@ -1,0 +1,71 @@
+"""Build the Celery app from SMVM settings: JSON only, late acks, one queue per workload."""
+
+from __future__ import annotations
+
+from celery import Celery
+from kombu import Queue
+
+from smvm.config import Settings
+from smvm.pipeline.stages import PIPELINE_QUEUE, SIMULATION_QUEUE, STAGES
+
+CALLBACKS_QUEUE = "smvm.callbacks"
+MAINTENANCE_QUEUE = "smvm.maintenance"
+QUEUES = (PIPELINE_QUEUE, SIMULATION_QUEUE, CALLBACKS_QUEUE, MAINTENANCE_QUEUE)
+
+TASK_MODULES = ("workers.tasks", "workers.maintenance")
+
+
+def celery_config(settings: Settings) -> dict[str, object]:
+    """Every Celery setting in one place; each choice is explained in shared/reference section 1.1."""
+    if settings.stage_time_limit >= settings.broker_visibility_timeout:
+        # Otherwise Redis hands a still-running stage to a second worker.
+        raise ValueError("SMVM_BROKER_VISIBILITY_TIMEOUT must exceed SMVM_STAGE_TIME_LIMIT")
+    routes = {f"smvm.stage.{stage.name}": {"queue": stage.queue} for stage in STAGES}
+    routes["smvm.callbacks.*"] = {"queue": CALLBACKS_QUEUE}
+    routes["smvm.maintenance.*"] = {"queue": MAINTENANCE_QUEUE}
+    transport = {"visibility_timeout": settings.broker_visibility_timeout}
+    return {
+        "broker_url": settings.broker_url,
+        "broker_transport_options": transport,
+        "broker_connection_retry_on_startup": True,
+        "broker_connection_timeout": 3,
+        "broker_connection_max_retries": None,
+        "result_backend": None,
+        "task_ignore_result": True,
+        "task_serializer": "json",
+        "accept_content": ["json"],
+        "result_accept_content": ["json"],
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        "worker_prefetch_multiplier": 1,
+        "worker_cancel_long_running_tasks_on_connection_loss": True,
+        "task_soft_time_limit": settings.stage_soft_time_limit,
+        "task_time_limit": settings.stage_time_limit,
+        "task_default_queue": PIPELINE_QUEUE,
+        "task_queues": [Queue(name) for name in QUEUES],
+        "task_routes": routes,
+        "task_create_missing_queues": False,
+        "task_publish_retry_policy": {"max_retries": 3, "interval_start": 0, "interval_step": 0.5, "interval_max": 1},
+        "worker_hijack_root_logger": False,
+        "worker_send_task_events": True,
+        "task_send_sent_event": True,
+        "task_track_started": True,
+        "worker_soft_shutdown_timeout": 30.0,
+        "worker_enable_soft_shutdown_on_idle": True,
+        "enable_utc": True,
+        "timezone": "UTC",
+    }
+
+
+def create_celery(settings: Settings) -> Celery:
+    """The one Celery app; ``settings`` is reachable from tasks as ``app.smvm_settings``."""
+    from workers.beat import beat_schedule
+
+    app = Celery("smvm", set_as_current=True)
+    app.config_from_object(celery_config(settings))
+    app.conf.beat_schedule = beat_schedule(settings)
+    app.smvm_settings = settings  # type: ignore[attr-defined]
+    app.autodiscover_tasks(lambda: [], force=True)
+    for module in TASK_MODULES:
+        __import__(module)
+    return app
