@@ -195,6 +195,7 @@ def _metrics(o: dict[str, np.ndarray], reach: np.ndarray | None = None) -> dict[
         "p_breakeven_24": float(np.mean(o["breakeven_month"] <= 24)),
         "p_breakeven_36": float(np.mean(o["breakeven_month"] <= HORIZON)),
         "arr_36_p50": float(np.median(o["arr_36"])),
+        "arr_36_p90": float(np.percentile(o["arr_36"], 90)),
         "revenue_y3_p50": float(np.median(o["revenue_y3"])),
         "p_reach_som": float(np.mean(reach)) if reach is not None else float("nan"),
         "funding_need_p50": float(np.median(o["funding_need"])),

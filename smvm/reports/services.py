@@ -1,0 +1,290 @@
+"""Render the markdown report, the PDF report with charts, and the validation summary from a run bundle."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+from typing import Any
+
+from smvm.reports import charts
+
+
+def _money(x: float | None) -> str:
+    if x is None:
+        return "n/a"
+    sign = "-" if x < 0 else ""
+    x = abs(x)
+    for unit, div in (("B", 1e9), ("M", 1e6), ("k", 1e3)):
+        if x >= div:
+            return f"{sign}${x / div:,.1f}{unit}"
+    return f"{sign}${x:,.0f}"
+
+
+def _pct(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:.0%}"
+
+
+def _months(x: float) -> str:
+    return ">36" if x > 36 else f"{x:.0f}"
+
+
+def _title(bundle: dict[str, Any]) -> str:
+    return str(((bundle.get("request") or {}).get("idea") or {}).get("title") or "Untitled idea")
+
+
+def _row(cells: list[Any]) -> str:
+    return "| " + " | ".join(str(c).replace("|", "/") for c in cells) + " |"
+
+
+def _table(header: list[str], rows: list[list[Any]]) -> list[str]:
+    return [_row(header), _row(["---"] * len(header))] + [_row(r) for r in rows]
+
+
+def render_markdown_report(bundle: dict[str, Any]) -> str:
+    """The ``reports/validation_report.md`` text: executive summary first, provenance last."""
+    run, dec = bundle["run"], bundle["decision"]
+    sim, md = bundle["simulation_result"], bundle["market_data"]
+    personas, comps = bundle["personas"], bundle["competitors"]
+    m, out = sim["metrics"], sim["outputs"]
+    idea = (bundle.get("request") or {}).get("idea") or {}
+    L: list[str] = [f"# Validation report: {_title(bundle)}", ""]
+    L += ["## Executive summary", "",
+          f"**Recommendation: {dec['recommendation']}** (score {dec['score']:.1f}/100, confidence "
+          f"{dec['confidence']:.2f}{', borderline' if dec['borderline'] else ''}; gate: {dec['gate_decision']}).", "",
+          f"- {_pct(m['p_npv_positive'])} of {sim['paths']['used']:,} simulated futures have a positive NPV; "
+          f"P50 NPV {_money(m['npv_p50'])} (P10 {_money(out['npv']['p10'])}, P90 {_money(out['npv']['p90'])}).",
+          f"- P50 annual run-rate at month 36: {_money(m['arr_36_p50'])}; P(reach SOM) {_pct(m['p_reach_som'])}.",
+          f"- P50 LTV/CAC {m['ltv_cac_p50']:.1f}; P50 funding need {_money(m['funding_need_p50'])}; "
+          f"operating break-even by month 24 in {_pct(m['p_breakeven_24'])} of futures.",
+          f"- Data quality {md['data_quality']['score']:.2f} (0 = all benchmark priors, 1 = all client evidence)."]
+    for ko in dec.get("knockouts") or []:
+        L.append(f"- Knock-out: {ko['message']}.")
+    if dec.get("pivot"):
+        pv = dec["pivot"]
+        best = pv["resimulated"]["best"]
+        L.append(f"- Suggested pivot: {pv['suggested_change']} -> score {best['score']:.1f} "
+                 f"({best['recommendation']}), P(NPV>0) {_pct(best['metrics']['p_npv_positive'])}.")
+    L += ["", "Critical success factors:", ""] + [f"{i}. {c}" for i, c in
+                                                  enumerate(dec["critical_success_factors"], 1)]
+    mk = md["market"]
+    L += ["", "## Demand", "",
+          f"Domain: **{md['domain']['name']}** ({md['domain']['how']}). "
+          f"{idea.get('description') or ''}".strip(), ""]
+    L += _table(["measure", "value", "source"],
+                [["TAM", _money(mk["tam"]["value"]), mk["tam"]["source"]],
+                 ["SAM", _money(mk["sam"]["value"]), mk["sam"]["source"]],
+                 ["SOM (target ARR)", _money(mk["som"]["value"]), mk["som"]["source"]],
+                 ["SAM accounts", f"{mk['sam_accounts']:,.0f}", f"SAM / (12 x {_money(mk['reference_price'])})"]])
+    L += ["", "Simulated demand (P10 / P50 / P90):", ""]
+    L += _table(["output", "P10", "P50", "P90"],
+                [[f"revenue year {y}", _money(out[f'revenue_y{y}']['p10']), _money(out[f'revenue_y{y}']['p50']),
+                  _money(out[f'revenue_y{y}']['p90'])] for y in (1, 2, 3)]
+                + [["customers at month 36", f"{out['customers_36']['p10']:,.0f}",
+                    f"{out['customers_36']['p50']:,.0f}", f"{out['customers_36']['p90']:,.0f}"],
+                   ["share of SAM accepting the price", _pct(out["acceptance"]["p10"]),
+                    _pct(out["acceptance"]["p50"]), _pct(out["acceptance"]["p90"])]])
+    for f in mk["flags"]:
+        L.append(f"\n> {f}")
+    L += ["", "## Personas", ""]
+    L += _table(["id", "segment", "SAM share", "WTP likely ($/mo)", "Bass p / q", "churn/mo", "evidence"],
+                [[p["id"], p["name"], _pct(p["sam_share"]), f"{p['wtp']['likely']:,.0f}",
+                  f"{p['adoption']['p']:.4f} / {p['adoption']['q']:.3f}", f"{p['churn_monthly']:.1%}",
+                  p["evidence_grade"]] for p in personas["personas"]])
+    L += ["", "## Competition", ""]
+    L += _table(["competitor", "share", "price ($/mo)", "strength", "position"],
+                [[c["name"], _pct(c["share"]), f"{c['price']:,.0f}", f"{c['strength']:+.2f}", c["position"]]
+                 for c in comps["top_5"]])
+    L += ["", f"{comps['count']} competitors ({comps['named']} named by the client); concentration HHI "
+          f"{comps['concentration_hhi']:.0f}. Simulated share of choice {_pct(m['market_share_mean'])}."]
+    tv = dec["deliverables"]["technical_validation"]
+    L += ["", "## Technical", "",
+          f"Feasibility {tv['architecture_feasibility']['score']:.0f}/100 (complexity "
+          f"{tv['architecture_feasibility']['complexity']:.1f}/5): {tv['architecture_feasibility']['assessment']}.",
+          f"Integration complexity: {tv['integration_complexity']['level']}.", ""]
+    L += [f"- {r}" for r in tv["reasoning"]] or ["- No complexity drivers found in the idea text."]
+    L += ["", "Stack recommendations:", ""] + [f"- {s}" for s in tv["stack_recommendations"]]
+    L += ["", "## Financial", ""]
+    L += _table(["output", "P5", "P10", "P50", "P90", "P95"],
+                [[name, *[(_money if money else (lambda v: f"{v:.2f}"))(out[key][p])
+                          for p in ("p5", "p10", "p50", "p90", "p95")]]
+                 for name, key, money in (("NPV", "npv", True), ("ARR month 36", "arr_36", True),
+                                          ("funding need", "funding_need", True), ("ROI", "roi", False),
+                                          ("LTV/CAC", "ltv_cac", False),
+                                          ("CAC payback (months)", "cac_payback_months", False))])
+    L += ["", f"Break-even month P50: {_months(out['breakeven_month']['p50'])}; "
+          f"P(break-even within 36 months) {_pct(m['p_breakeven_36'])}.", ""]
+    sens = sim.get("sensitivity") or {}
+    if sens:
+        L += ["Sobol indices of NPV (95 % CI):", ""]
+        L += _table(["input", "S1", "ST"],
+                    [[e["input"], f"{e['s1']:.3f} [{e['s1_ci'][0]:.3f}, {e['s1_ci'][1]:.3f}]",
+                      f"{e['st']:.3f} [{e['st_ci'][0]:.3f}, {e['st_ci'][1]:.3f}]"]
+                     for e in sens["sobol"]["indices"][:8]])
+        L += ["", "Tornado (NPV at P10 / P90 of each input, others at median):", ""]
+        L += _table(["input", "NPV at P10", "NPV at P90", "swing"],
+                    [[b["input"], _money(b["npv_low"]), _money(b["npv_high"]), _money(b["swing"])]
+                     for b in sens["tornado"][:8]])
+    scen = (sim.get("scenarios") or {}).get("results") or {}
+    if scen:
+        L += ["", "Scenarios (common random numbers):", ""]
+        L += _table(["scenario", "P(NPV>0)", "P50 NPV", "delta P50 NPV", "P50 ARR 36"],
+                    [[k, _pct(v["metrics"]["p_npv_positive"]), _money(v["metrics"]["npv_p50"]),
+                      _money(v["delta_vs_base"]["npv_p50"]), _money(v["metrics"]["arr_36_p50"])]
+                     for k, v in scen.items()])
+    L += ["", "## Risk", ""]
+    L += _table(["risk", "level", "score", "drivers"],
+                [[k, v["level"], f"{v['score']:.2f}", "; ".join(v["drivers"])]
+                 for k, v in dec["risk_assessment"].items()])
+    wdf = sens.get("what_drives_failure") if sens else None
+    if wdf:
+        sig = [d["statement"] for d in wdf["drivers"] if d["significant"]]
+        L += ["", f"What drives failure (NPV <= 0 in {_pct(wdf['p_failure'])} of paths): "
+              + ("; ".join(sig) if sig else "no single input separates the failing paths") + "."]
+    L += ["", "## Decision", ""]
+    L += _table(["dimension", "weight", "score", "evidence"],
+                [[d["name"], f"{d['weight']:.2f}", f"{d['score']:.1f}", d["evidence"]] for d in dec["dimensions"]])
+    vs = dec["verdict_stability"]
+    L += ["", f"Verdict **{dec['recommendation']}** at {dec['score']:.1f} (GO >= {dec['thresholds']['go']:.0f}, "
+          f"KILL < {dec['thresholds']['kill']:.0f}). {vs['replicates']} independent replicates agree "
+          f"{_pct(vs['agreement'])} (scores {vs['score_min']} to {vs['score_max']}).", ""]
+    if dec.get("go_gates_failed"):
+        L.append("GO gates not met: " + ", ".join(g["rule"] for g in dec["go_gates_failed"]) + ".")
+    if dec.get("pivot"):
+        pv = dec["pivot"]
+        L += ["", "Pivot drivers: " + "; ".join(d["statement"] or d["input"] for d in pv["drivers"]) + ".", ""]
+        L += _table(["candidate change", "score", "verdict", "P(NPV>0)"],
+                    [[c["change"], f"{c['score']:.1f}", c["recommendation"], _pct(c["metrics"]["p_npv_positive"])]
+                     for c in pv["resimulated"]["candidates"]])
+    L += ["", "Next steps:", ""] + [f"{i}. {s}" for i, s in enumerate(dec["next_steps"], 1)]
+    L += ["", "## Assumptions and priors", ""]
+    L += _table(["input", "distribution", "low", "likely", "high", "unit", "grade", "source"],
+                [[n, e["distribution"], f"{e['low']:.4g}", f"{e['likely']:.4g}", f"{e['high']:.4g}", e["unit"],
+                  e["grade"], e["source"]] for n, e in md["inputs"].items()])
+    L += ["", "Correlations (target rank correlation): "
+          + "; ".join(f"{c['a']} ~ {c['b']} {c['rank_corr']:+.1f} ({c['reason']})" for c in md["correlations"]),
+          "", "Notes: " + "; ".join(md["data_quality"]["notes"])]
+    cfg = bundle.get("simulation_config") or {}
+    conv = sim["convergence"]
+    L += ["", "## Provenance", "",
+          f"- run {run.get('run_id')} / {run.get('validation_id')} / project {run.get('project_id')}",
+          f"- created {run.get('created_at')}; smvm {run.get('smvm_version')}; model {sim['model_version']}; "
+          f"priors {md['priors_version']}",
+          f"- seed {sim['seed']}; sampler {sim['sampler']}; scenario {sim['scenario']}; paths "
+          f"{sim['paths']['used']:,} in {sim['paths']['chunks']} chunks of {sim['paths']['chunk_size']:,}"
+          f" (requested {sim['paths']['requested']:,}; extensions {sim['paths']['extensions']})",
+          f"- convergence: {conv['stop_reason']}",
+          f"- correlation matrix repaired: {cfg.get('correlation', {}).get('repaired', False)}", ""]
+    arts = bundle.get("artifacts") or {}
+    if arts:
+        L += _table(["artifact", "sha256"], [[k, v] for k, v in sorted(arts.items())])
+    return "\n".join(L) + "\n"
+
+
+def _latin1(text: str) -> str:
+    # The PDF's core fonts are latin-1; map the few typographic characters we emit and drop anything else.
+    table = {"\u2265": ">=", "\u2264": "<=", "\u2014": "-", "\u2013": "-", "\u2019": "'", "\u201c": '"',
+             "\u201d": '"', "\u2026": "...", "\u00b1": "+/-", "\u2248": "~", "\u2192": "->", "\u00d7": "x"}
+    for k, v in table.items():
+        text = text.replace(k, v)
+    return text.encode("latin-1", "replace").decode("latin-1")
+
+
+def render_pdf_report(bundle: dict[str, Any]) -> bytes:
+    """``reports/analysis_report.pdf``: summary text plus revenue fan, NPV histogram, break-even curve,
+    tornado, Sobol bars and competitor positioning, as a multi-page PDF (bytes)."""
+    from fpdf import FPDF
+
+    dec, sim = bundle["decision"], bundle["simulation_result"]
+    m = sim["metrics"]
+    pdf = FPDF(format="A4")
+    created = (bundle.get("run") or {}).get("created_at")
+    try:
+        stamp = dt.datetime.fromisoformat(str(created).replace("Z", "+00:00"))
+    except ValueError:
+        stamp = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+    if stamp.tzinfo is None:
+        stamp = stamp.replace(tzinfo=dt.UTC)
+    pdf.set_creation_date(stamp)
+    pdf.set_title(_latin1(f"SMVM analysis: {_title(bundle)}"))
+    pdf.set_auto_page_break(True, margin=15)
+
+    def heading(text: str) -> None:
+        pdf.set_font("Helvetica", "B", 13)
+        pdf.cell(0, 9, _latin1(text), new_x="LMARGIN", new_y="NEXT")
+
+    def para(text: str) -> None:
+        pdf.set_font("Helvetica", "", 9)
+        pdf.multi_cell(0, 5, _latin1(text), new_x="LMARGIN", new_y="NEXT")
+
+    def image(png: bytes) -> None:
+        pdf.image(io.BytesIO(png), w=180)
+        pdf.ln(2)
+
+    pdf.add_page()
+    pdf.set_font("Helvetica", "B", 16)
+    pdf.multi_cell(0, 9, _latin1(f"Validation report: {_title(bundle)}"), new_x="LMARGIN", new_y="NEXT")
+    heading(f"Recommendation: {dec['recommendation']} ({dec['score']:.1f}/100)")
+    para(f"Confidence {dec['confidence']:.2f}{' (borderline)' if dec['borderline'] else ''}; gate "
+         f"{dec['gate_decision']}. P(NPV>0) {_pct(m['p_npv_positive'])}; P50 NPV {_money(m['npv_p50'])}; "
+         f"P50 ARR month 36 {_money(m['arr_36_p50'])}; P50 LTV/CAC {m['ltv_cac_p50']:.1f}; P50 funding need "
+         f"{_money(m['funding_need_p50'])}; {sim['paths']['used']:,} paths, seed {sim['seed']}, "
+         f"sampler {sim['sampler']}.")
+    for d in dec["dimensions"]:
+        para(f"- {d['name']} ({d['weight']:.2f}): {d['score']:.0f}. {d['evidence']}")
+    para("Critical success factors: " + "; ".join(dec["critical_success_factors"]))
+    if dec.get("pivot"):
+        para(f"Suggested pivot: {dec['pivot']['suggested_change']}.")
+    heading("Revenue fan chart")
+    image(charts.revenue_fan(sim))
+    pdf.add_page()
+    heading("NPV distribution and break-even")
+    image(charts.npv_histogram(sim))
+    image(charts.breakeven_curve(sim))
+    if sim.get("sensitivity"):
+        pdf.add_page()
+        heading("Sensitivity")
+        image(charts.tornado(sim))
+        image(charts.sobol_bars(sim))
+    pdf.add_page()
+    heading("Competition")
+    image(charts.positioning(bundle["competitors"]))
+    for c in bundle["competitors"]["top_5"]:
+        para(f"- {c['name']}: share {_pct(c['share'])}, price ${c['price']:,.0f}/mo, {c['position']}")
+    heading("Risk")
+    for k, v in dec["risk_assessment"].items():
+        para(f"- {k}: {v['level']} ({v['score']:.2f}). " + "; ".join(v["drivers"]))
+    heading("Next steps")
+    for s in dec["next_steps"]:
+        para(f"- {s}")
+    return bytes(pdf.output())
+
+
+def build_validation_summary(bundle: dict[str, Any]) -> dict[str, Any]:
+    """The ``validation_summary.json`` document: verdict, headline numbers, data quality and provenance."""
+    run, dec, sim, md = bundle["run"], bundle["decision"], bundle["simulation_result"], bundle["market_data"]
+    m = sim["metrics"]
+    return {
+        "run_id": run.get("run_id"),
+        "validation_id": run.get("validation_id"),
+        "project_id": run.get("project_id"),
+        "created_at": run.get("created_at"),
+        "title": _title(bundle),
+        "domain": md["domain"]["name"],
+        "recommendation": dec["recommendation"],
+        "score": dec["score"],
+        "confidence": dec["confidence"],
+        "borderline": dec["borderline"],
+        "gate_decision": dec["gate_decision"],
+        "key_metrics": {k: m[k] for k in ("p_npv_positive", "npv_p50", "arr_36_p50", "ltv_cac_p50",
+                                          "funding_need_p50", "p_breakeven_24", "p_reach_som")},
+        "market": {k: md["market"][k]["value"] for k in ("tam", "sam", "som")},
+        "data_quality": md["data_quality"]["score"],
+        "critical_success_factors": dec["critical_success_factors"],
+        "next_steps": dec["next_steps"],
+        "suggested_pivot": (dec.get("pivot") or {}).get("suggested_change"),
+        "risk_levels": {k: v["level"] for k, v in dec["risk_assessment"].items()},
+        "provenance": {"seed": sim["seed"], "sampler": sim["sampler"], "paths": sim["paths"]["used"],
+                       "model_version": sim["model_version"], "smvm_version": run.get("smvm_version"),
+                       "priors_version": md["priors_version"]},
+        "artifacts": dict(sorted((bundle.get("artifacts") or {}).items())),
+    }
