@@ -116,48 +116,93 @@ def simulate(x: dict[str, np.ndarray], shocks: np.ndarray, model: dict[str, Any]
     init_c = model["init_customers"] * model["share"]
     customers = np.broadcast_to(init_c, ceiling.shape).copy()
     mrr = np.broadcast_to(model["init_mrr"] * model["share"], ceiling.shape).copy()
+    neg_a = -a
+    keep = 1.0 - churn
+    keep_growth = keep * growth
+    # ceiling·F(τ) = A/(1 + r·e) − B with e = exp(−(p+q)τ), A = ceiling(1+r)/r, B = ceiling/r: 5 array ops a month.
+    scale_a = ceiling * (1.0 + ratio) / ratio
+    scale_b = ceiling / ratio
+    if entrant:
+        scale_a_after = ceiling_after * (1.0 + ratio) / ratio
+        scale_b_after = ceiling_after / ratio
+    # Everything below works month by month on cache-sized vectors written into preallocated buffers:
+    # whole-horizon (36 x n) temporaries cost more in page faults than in arithmetic.
     adopted = np.zeros_like(ceiling)
+    e = np.empty_like(ceiling)
+    target = np.empty_like(ceiling)
+    new = np.empty_like(ceiling)
+    tmp = np.empty_like(ceiling)
+    keep_m = keep_monthly
+    revenue_m = np.empty((HORIZON, n)) if keep_m else None
+    customers_m = np.empty((HORIZON, n)) if keep_m else None
+    cash_m = np.empty((HORIZON, n)) if keep_m else None
     tau = np.zeros(n)
-    cash = -x["upfront_cost"].astype(np.float64).copy()
+    step = np.empty(n)
+    revenue = np.empty(n)
+    new_total = np.empty(n)
+    flow = np.empty(n)
+    vtmp = np.empty(n)
+    upfront = x["upfront_cost"]
+    cash = -upfront.astype(np.float64)
     npv = cash.copy()
     trough = cash.copy()
-    breakeven = np.full(n, NEVER, dtype=np.int64)
-    payback = np.full(n, NEVER, dtype=np.int64)
-    revenue_year = np.zeros((3, n))
-    new_total_sum = np.zeros(n)
-    drift = -0.5 * vol * vol
     disc = np.ones(n)
     step_disc = 1.0 / (1.0 + r_m)
-    monthly = {k: np.empty((HORIZON, n)) for k in ("revenue", "customers", "cash")} if keep_monthly else None
+    half_var = -0.5 * vol * vol
+    breakeven = np.full(n, float(NEVER))
+    payback = np.full(n, float(NEVER))
+    revenue_year = np.zeros((3, n))
+    opex_b = np.broadcast_to(opex, (n,))
 
     for t in range(HORIZON):
-        step = np.exp(vol * shocks[t] + drift)
+        np.multiply(vol, shocks[t], out=step)
+        step += half_var
+        np.exp(step, out=step)
         if clock_profile is not None:
-            step = step * clock_profile[t]
+            step *= clock_profile[t]
         tau += step
-        e = np.exp(-a * tau)
-        target = (ceiling_after if t + 1 >= entry_month else ceiling) * ((1.0 - e) / (1.0 + ratio * e))
-        new = np.maximum(target - adopted, 0.0)
-        adopted += new
-        keep = 1.0 - (churn if churn_profile is None else np.minimum(churn * churn_profile[t], 0.95))
-        customers = customers * keep + new
-        mrr = mrr * (keep * growth) + new * price
-        revenue = mrr.sum(axis=0)
-        new_total = new.sum(axis=0)
-        new_total_sum += new_total
-        flow = revenue * gm - new_total * cac - opex
-        cash = cash + flow
-        disc = disc * step_disc
-        npv += flow * disc
+        np.multiply(neg_a, tau, out=e)
+        np.exp(e, out=e)
+        e *= ratio
+        e += 1.0
+        after = entrant and t + 1 >= entry_month
+        np.divide(scale_a_after if after else scale_a, e, out=target)
+        target -= scale_b_after if after else scale_b
+        np.subtract(target, adopted, out=new)
+        if entrant:
+            # A shrinking ceiling (an entrant) must not un-adopt anyone.
+            np.maximum(new, 0.0, out=new)
+            adopted += new
+        else:
+            adopted, target = target, adopted
+        if churn_profile is not None:
+            keep = 1.0 - np.minimum(churn * churn_profile[t], 0.95)
+            keep_growth = keep * growth
+        customers *= keep
+        customers += new
+        mrr *= keep_growth
+        np.multiply(new, price, out=tmp)
+        mrr += tmp
+        mrr.sum(axis=0, out=revenue)
+        new.sum(axis=0, out=new_total)
+        np.multiply(revenue, gm, out=flow)
+        np.multiply(new_total, cac, out=vtmp)
+        flow -= vtmp
+        flow -= opex_b
+        cash += flow
+        disc *= step_disc
+        np.multiply(flow, disc, out=vtmp)
+        npv += vtmp
         np.minimum(trough, cash, out=trough)
-        month = t + 1
-        breakeven[(breakeven == NEVER) & (flow > 0)] = month
-        payback[(payback == NEVER) & (cash >= 0)] = month
+        month = float(t + 1)
+        np.copyto(breakeven, month, where=(flow > 0) & (breakeven > month))
+        np.copyto(payback, month, where=(cash >= 0) & (payback > month))
         revenue_year[t // 12] += revenue
-        if monthly is not None:
-            monthly["revenue"][t] = revenue
-            monthly["customers"][t] = customers.sum(axis=0)
-            monthly["cash"][t] = cash
+        if keep_m:
+            revenue_m[t] = revenue
+            customers.sum(axis=0, out=customers_m[t])
+            cash_m[t] = cash
+    monthly = {"revenue": revenue_m, "customers": customers_m, "cash": cash_m} if keep_m else None
 
     # Terminal value: the installed base's remaining gross margin (no new sales, no further opex), discounted.
     denom = np.maximum(churn - (growth - 1.0) + r_m, MIN_TERMINAL_DENOM)
@@ -179,8 +224,8 @@ def simulate(x: dict[str, np.ndarray], shocks: np.ndarray, model: dict[str, Any]
         "customers_36": customers.sum(axis=0),
         "funding_need": funding,
         "cash_36": cash,
-        "breakeven_month": breakeven.astype(np.float64),
-        "payback_month": payback.astype(np.float64),
+        "breakeven_month": breakeven,
+        "payback_month": payback,
         "roi": npv / np.maximum(funding, np.maximum(x["upfront_cost"], 1.0)),
         "ltv_cac": margin * lifetime / cac,
         "cac_payback_months": cac / np.maximum(margin, 1e-9),

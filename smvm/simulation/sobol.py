@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import functools
-import json
-from pathlib import Path
 
 import numpy as np
 
+from smvm.simulation._sobol_directions import POLY, VINIT
+
 BITS = 30
-_DATA = Path(__file__).with_name("data") / "sobol_directions.json"
 
 
 @functools.cache
@@ -19,16 +18,14 @@ def _directions(dim: int) -> np.ndarray:
     Reimplemented here rather than taken from ``scipy.stats.qmc`` because importing ``scipy.stats`` costs ~0.9 s,
     more than a whole default simulation run.
     """
-    with _DATA.open(encoding="utf-8") as fh:
-        data = json.load(fh)
-    if dim > len(data["poly"]):
-        raise ValueError(f"at most {len(data['poly'])} Sobol dimensions are shipped")
+    if dim > len(POLY):
+        raise ValueError(f"at most {len(POLY)} Sobol dimensions are shipped")
     v = np.zeros((dim, BITS), dtype=np.int64)
     v[0, :] = 1
     for d in range(1, dim):
-        poly = data["poly"][d]
+        poly = POLY[d]
         degree = poly.bit_length() - 1
-        v[d, :degree] = data["vinit"][d][:degree]
+        v[d, :degree] = VINIT[d][:degree]
         for j in range(degree, BITS):
             newv = int(v[d, j - degree])
             pow2 = 1
