@@ -59,8 +59,9 @@ def _celery_enqueue(settings: Settings) -> Callable[[str], object]:
 
 
 def register_blueprints(app: Flask) -> None:
-    from api import health, validation
+    from api import health, metrics, validation
 
+    metrics.init_app(app)  # /metrics and per-route HTTP latency; see docs/operations.md
     app.register_blueprint(health.bp)
     app.register_blueprint(validation.bp)
 

@@ -2,6 +2,8 @@
 
 import multiprocessing
 import os
+import shutil
+from pathlib import Path
 
 bind = os.environ.get("SMVM_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("SMVM_WEB_CONCURRENCY", multiprocessing.cpu_count() * 2))
@@ -13,3 +15,20 @@ graceful_timeout = 30
 keepalive = 5
 accesslog = "-"
 errorlog = "-"
+
+# prometheus-client multiprocess mode: every worker writes its series to files here and /metrics merges them.
+# It must be set before a worker imports prometheus_client, so it is set in the master, which forks the workers.
+_METRICS_DIR = Path(os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(Path("var") / "prometheus")))
+
+
+def on_starting(server):  # noqa: ARG001 - gunicorn hook signature
+    """Start each master with an empty metrics directory: files left by a previous master would double-count."""
+    shutil.rmtree(_METRICS_DIR, ignore_errors=True)
+    _METRICS_DIR.mkdir(parents=True, exist_ok=True)
+
+
+def child_exit(server, worker):  # noqa: ARG001 - gunicorn hook signature
+    """Drop a dead worker's live gauges so /metrics never reports a process that is gone."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)

@@ -74,6 +74,9 @@ class Settings:
     results_sync_hour_utc: int = 2
     retention_days: int = 365
 
+    # Liveness/readiness files for processes without an HTTP server (workers, beat); see workers/probes.py.
+    probe_dir: Path = Path("var/probes")
+
     @property
     def is_development(self) -> bool:
         return self.env in {"development", "test"}
