@@ -69,10 +69,19 @@ class Settings:
     breaker_cooldown_seconds: float = 30.0
     callback_allow_http: bool = False
     callback_allowed_hosts: tuple[str, ...] = ()
+    # How often beat looks for due or abandoned deliveries (the durable path; countdowns are the fast path).
+    delivery_poll_seconds: float = 5.0
+    breaker_redrive_on_close: bool = True
+    quality_warning_threshold: float = 0.5
+    timeline_slip_factor: float = 1.5
 
     results_sync_after_days: float = 30.0
     results_sync_hour_utc: int = 2
     retention_days: int = 365
+    results_sync_tick_seconds: float = 600.0
+    results_sync_catchup_days: int = 7
+    # Test-only clock: when set, beat jobs read "now" (ISO 8601) from this file to simulate days passing.
+    clock_file: Path | None = None
 
     # Liveness/readiness files for processes without an HTTP server (workers, beat); see workers/probes.py.
     probe_dir: Path = Path("var/probes")

@@ -19,6 +19,7 @@ from smvm.intake.services import fingerprint, validate_idea
 from smvm.pipeline.stages import STAGES, STAGES_BY_NAME
 from smvm.runs import models
 from smvm.store.db import Database
+from smvm.webhooks.services import Outbox
 
 log = logging.getLogger(__name__)
 
@@ -52,8 +53,12 @@ class _Pending:
     run_dir: RunDirectory | None = None
     events: list[dict[str, Any]] = dataclasses.field(default_factory=list)
     snapshot: dict[str, Any] | None = None
+    after_commit: list[Any] = dataclasses.field(default_factory=list)
 
     def flush(self) -> None:
+        # Publishing deliveries is a hint only (beat's poller is the durable path), so it runs after commit.
+        for callback in self.after_commit:
+            callback()
         if self.run_dir is None:
             return
         for event in self.events:
@@ -68,6 +73,8 @@ class RunStore:
     def __init__(self, db: Database, settings: Settings) -> None:
         self.db = db
         self.settings = settings
+        # The callbacks outbox writes its delivery rows inside each state change's transaction.
+        self.event_hooks = [*RunStore.event_hooks, Outbox(settings).record]
 
     # -- helpers ---------------------------------------------------------------------------------------------
 
@@ -105,7 +112,9 @@ class RunStore:
         }
         pending.events.append(event)
         for hook in self.event_hooks:
-            hook(cur, run, event)
+            after_commit = hook(cur, run, event)
+            if after_commit is not None:
+                pending.after_commit.append(after_commit)
 
     #: Called inside the transaction for every event (the callbacks outbox registers here).
     event_hooks: list[Any] = []

@@ -15,6 +15,23 @@ def test_schedule_contents() -> None:
     assert schedule["sweep-stuck-stages"]["schedule"] == 30.0
 
 
+def test_callback_and_daily_entries() -> None:
+    settings = Settings(delivery_poll_seconds=5.0, results_sync_tick_seconds=600.0)
+    schedule = beat_schedule(settings)
+    assert schedule["dispatch-due-deliveries"]["task"] == "smvm.maintenance.dispatch_due_deliveries"
+    assert schedule["dispatch-due-deliveries"]["schedule"] == 5.0
+    assert schedule["sync-results"]["task"] == "smvm.maintenance.sync_results"
+    assert schedule["sync-results"]["schedule"] == 600.0
+    assert schedule["purge-expired-runs"]["task"] == "smvm.maintenance.purge_expired_runs"
+    assert all(entry["options"]["queue"] == "smvm.maintenance" for entry in schedule.values())
+
+
+def test_callback_tasks_route_to_their_queues() -> None:
+    app = create_celery(Settings(broker_url="memory://"))
+    assert app.amqp.router.route({}, "smvm.callbacks.deliver_webhook")["queue"].name == "smvm.callbacks"
+    assert app.amqp.router.route({}, "smvm.maintenance.sync_results")["queue"].name == "smvm.maintenance"
+
+
 def test_every_scheduled_task_exists() -> None:
     app = create_celery(Settings(broker_url="memory://"))
     for entry in app.conf.beat_schedule.values():

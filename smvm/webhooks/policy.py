@@ -1,0 +1,94 @@
+"""SSRF policy for callback URLs: https only, no private or metadata addresses, and the checked address is the one used."""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import socket
+from collections.abc import Callable
+from urllib.parse import urlsplit
+
+from smvm.config import Settings
+from smvm.webhooks.errors import DestinationRejectedError
+
+Resolver = Callable[[str, int], list[str]]
+
+_CGNAT = ipaddress.ip_network("100.64.0.0/10")
+_METADATA = {ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd00:ec2::254")}
+
+
+@dataclasses.dataclass(frozen=True)
+class Destination:
+    """A URL that passed the policy, with the address to connect to (resolved once, to defeat DNS rebinding)."""
+
+    url: str
+    scheme: str
+    host: str
+    port: int
+    address: str
+    path: str
+
+    @property
+    def key(self) -> str:
+        """The circuit breaker's unit: one destination host (and port)."""
+        return f"{self.host}:{self.port}"
+
+
+def _resolve(host: str, port: int) -> list[str]:
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return [info[4][0] for info in infos]
+
+
+def address_allowed(address: str) -> bool:
+    """Public unicast only: no loopback, RFC 1918, link-local (cloud metadata), CGNAT, ULA, multicast or reserved."""
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        # ::ffff:127.0.0.1 reaches loopback on dual-stack hosts; judge the IPv4 address it maps to.
+        ip = ip.ipv4_mapped
+    if ip in _METADATA or (isinstance(ip, ipaddress.IPv4Address) and ip in _CGNAT):
+        return False
+    return not (
+        ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_multicast or ip.is_reserved
+        or ip.is_unspecified or not ip.is_global
+    )
+
+
+def check_destination(
+    url: str, settings: Settings, resolver: Resolver = _resolve, *, trusted: bool = False
+) -> Destination:
+    """Validate ``url`` at registration and again at send time.
+
+    ``trusted`` is for operator-configured URLs (the TractionBuild base URL), which may be internal addresses.
+
+    :raises DestinationRejectedError: naming the rule it broke.
+    """
+    parts = urlsplit(url)
+    allowed_schemes = ("https", "http") if settings.callback_allow_http else ("https",)
+    if parts.scheme not in allowed_schemes:
+        raise DestinationRejectedError(f"callback URL scheme must be {' or '.join(allowed_schemes)}", details={"url": url})
+    if parts.username or parts.password:
+        raise DestinationRejectedError("callback URL must not carry credentials", details={"url": url})
+    host = (parts.hostname or "").lower()
+    if not host:
+        raise DestinationRejectedError("callback URL has no host", details={"url": url})
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError as exc:
+        raise DestinationRejectedError("callback URL has an invalid port", details={"url": url}) from exc
+    try:
+        addresses = resolver(host, port)
+    except OSError as exc:
+        raise DestinationRejectedError(f"callback host {host!r} does not resolve", details={"url": url}) from exc
+    if not addresses:
+        raise DestinationRejectedError(f"callback host {host!r} does not resolve", details={"url": url})
+    if not trusted and host not in settings.callback_allowed_hosts:
+        # Every address must pass: a name that also resolves to an internal address is refused outright.
+        blocked = [address for address in addresses if not address_allowed(address)]
+        if blocked:
+            raise DestinationRejectedError(
+                f"callback host {host!r} resolves to a non-public address", details={"url": url, "address": blocked[0]}
+            )
+    path = parts.path or "/"
+    if parts.query:
+        path = f"{path}?{parts.query}"
+    return Destination(url=url, scheme=parts.scheme, host=host, port=port, address=addresses[0], path=path)

@@ -1,0 +1,421 @@
+"""The callbacks outbox: record deliveries with state changes, attempt them once each, and manage dead letters."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import logging
+import secrets
+import time
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlsplit
+
+import psycopg2.extras
+
+from smvm.artifacts import RunDirectory
+from smvm.config import Settings
+from smvm.errors import ArtifactNotFoundError
+from smvm.store.db import Database
+from smvm.webhooks import models, payloads, transport
+from smvm.webhooks.breaker import CircuitBreaker, Permit
+from smvm.webhooks.errors import DeliveryNotFoundError, DestinationRejectedError
+from smvm.webhooks.policy import Destination, check_destination
+from smvm.webhooks.signing import new_webhook_id, signed_headers
+
+log = logging.getLogger(__name__)
+
+#: Publishes delivery ids to the callbacks queue (``countdown`` seconds from now); set by the Celery side, since
+#: smvm imports no Celery. Unset (the embedded CLI), deliveries wait for the due-poller.
+Publisher = Callable[[list[int], float | None], None]
+_publisher: Publisher | None = None
+
+#: A claimed delivery nobody finished (worker killed mid-request) becomes due again this long after its timeout.
+LEASE_MARGIN_SECONDS = 15.0
+
+
+def set_publisher(publisher: Publisher | None) -> None:
+    global _publisher
+    _publisher = publisher
+
+
+def publish(ids: list[int], countdown: float | None = None) -> None:
+    """Hint the callbacks workers; never raises, because the due-poller is the durable path."""
+    if not ids or _publisher is None:
+        return
+    try:
+        _publisher(ids, countdown)
+    except Exception:  # noqa: BLE001 - broker down: the row stays due and beat's poller sends it later
+        log.warning("smvm.webhooks.publish_failed", extra={"deliveries": ids[:20]}, exc_info=True)
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def destination_key(url: str) -> str:
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    return f"{(parts.hostname or '').lower()}:{port}"
+
+
+def _join(base: str, path: str) -> str:
+    return f"{base.rstrip('/')}/{path.lstrip('/')}"
+
+
+def insert_delivery(
+    cur: Any,
+    *,
+    run_id: str | None,
+    kind: str,
+    event_type: str,
+    url: str,
+    payload: dict[str, Any],
+    dedupe_key: str,
+    correlation_id: str | None,
+) -> int | None:
+    """Add one outbox row in the caller's transaction. :returns: its id, or ``None`` if it already existed."""
+    cur.execute(
+        "INSERT INTO deliveries (webhook_id, dedupe_key, run_id, kind, event_type, url, destination, body,"
+        " correlation_id) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
+        " ON CONFLICT (dedupe_key) DO NOTHING RETURNING id",
+        (new_webhook_id(), dedupe_key, run_id, kind, event_type, url, destination_key(url),
+         payloads.encode(payload), correlation_id),
+    )
+    row = cur.fetchone()
+    return row["id"] if row else None
+
+
+class Outbox:
+    """The run store's event hook: every event of a run with a callback URL becomes delivery rows, atomically."""
+
+    def __init__(self, settings: Settings, clock: Callable[[], dt.datetime] = utcnow) -> None:
+        self.settings = settings
+        self._clock = clock
+
+    def record(self, cur: Any, run: dict[str, Any], event: dict[str, Any]) -> Callable[[], None] | None:
+        """Write this event's update and alerts; :returns: a function that publishes them, to call after commit."""
+        callback_url = run.get("callback_url")
+        if not callback_url or event["kind"] in payloads.SILENT_EVENTS:
+            return None
+        cur.execute(
+            "SELECT name, status, attempt, duration_ms, result FROM stages WHERE run_id = %s ORDER BY position",
+            (run["run_id"],),
+        )
+        stages = list(cur.fetchall())
+        decision = self._decision(run) if event["kind"] == "DECISION_READY" else None
+        ids = []
+        update = payloads.build_update_v1(run, event, stages, decision)
+        ids.append(insert_delivery(
+            cur, run_id=run["run_id"], kind=models.UPDATE, event_type=f"validation.update.{event['kind'].lower()}",
+            url=_join(callback_url, "validation/update"), payload=update,
+            dedupe_key=f"{run['run_id']}:update:{event['id']}", correlation_id=run.get("correlation_id"),
+        ))
+        alerts = payloads.alerts_for_event(
+            run, event, decision=decision, now=self._clock(),
+            quality_threshold=self.settings.quality_warning_threshold, slip_factor=self.settings.timeline_slip_factor,
+        )
+        for alert_type, message, details in alerts:
+            ids.append(insert_delivery(
+                cur, run_id=run["run_id"], kind=models.ALERT, event_type=f"validation.alert.{alert_type}",
+                url=_join(callback_url, "validation/alert"),
+                payload=payloads.build_alert_v1(run, alert_type, message, details, event["at"]),
+                # One alert of each type per run: a slow run must not page the client on every stage.
+                dedupe_key=f"{run['run_id']}:alert:{alert_type}", correlation_id=run.get("correlation_id"),
+            ))
+        created = [delivery_id for delivery_id in ids if delivery_id is not None]
+        return (lambda: publish(created)) if created else None
+
+    def _decision(self, run: dict[str, Any]) -> dict[str, Any] | None:
+        try:
+            return RunDirectory(self.settings.runs_dir, run["project_id"], run["run_id"]).read_json(
+                "outputs/decision.output.json"
+            )
+        except (ArtifactNotFoundError, OSError, ValueError):
+            log.warning("smvm.webhooks.decision_unreadable", extra={"run_id": run["run_id"]})
+            return None
+
+
+@dataclasses.dataclass(frozen=True)
+class AttemptResult:
+    """What the task should do next: nothing, or publish again after ``retry_in`` seconds."""
+
+    delivery_id: int
+    outcome: str
+    status: str | None = None
+    retry_in: float | None = None
+
+
+class DeliveryService:
+    """Attempts and dead letters; every decision is a row update fenced by a claim token."""
+
+    def __init__(
+        self,
+        db: Database,
+        settings: Settings,
+        breaker: CircuitBreaker | None,
+        *,
+        send: Callable[..., models.Outcome] = transport.post,
+        check: Callable[..., Destination] = check_destination,
+        clock: Callable[[], dt.datetime] = utcnow,
+    ) -> None:
+        self.db = db
+        self.settings = settings
+        self.breaker = breaker
+        self._send = send
+        self._check = check
+        self._clock = clock
+
+    # -- one attempt ----------------------------------------------------------------------------------------
+
+    def _claim(self, delivery_id: int) -> dict[str, Any] | None:
+        lease = self.settings.webhook_timeout_seconds + LEASE_MARGIN_SECONDS
+        with self.db.transaction() as cur:
+            # A small tolerance: a countdown message may land a few milliseconds before next_attempt_at.
+            cur.execute(
+                "UPDATE deliveries SET status = 'SENDING', claim_token = %s, lease_until = %s, updated_at = now()"
+                " WHERE id = %s AND ((status = 'PENDING' AND next_attempt_at <= %s)"
+                " OR (status = 'SENDING' AND lease_until < %s)) RETURNING *",
+                (secrets.token_hex(8), self._clock() + dt.timedelta(seconds=lease), delivery_id,
+                 self._clock() + dt.timedelta(milliseconds=100), self._clock()),
+            )
+            row = cur.fetchone()
+            if row is None:
+                return None
+            cur.execute("SELECT 1 FROM disabled_destinations WHERE url = %s", (row["url"],))
+            if cur.fetchone() is not None:
+                cur.execute(
+                    "UPDATE deliveries SET status = 'DISABLED', claim_token = NULL, lease_until = NULL,"
+                    " last_error = 'destination disabled (410 Gone)', updated_at = now() WHERE id = %s",
+                    (delivery_id,),
+                )
+                return None
+            return row
+
+    def attempt(self, delivery_id: int) -> AttemptResult:
+        """Send delivery ``delivery_id`` once if it is due and unclaimed, then record the outcome.
+
+        Safe to call for any id any number of times: duplicates and early or stale messages do nothing.
+        """
+        row = self._claim(delivery_id)
+        if row is None:
+            return AttemptResult(delivery_id, "skipped")
+        try:
+            destination = self._check(row["url"], self.settings, **({"trusted": True} if row["kind"] == models.SYNC else {}))
+        except DestinationRejectedError as exc:
+            # A URL that fails the SSRF policy will fail every time: dead at once, with the reason, for the DLQ.
+            return self._finish(row, models.Outcome(error=exc.message), models.Transition(
+                models.DEAD, row["attempts"], row["deferrals"], None, "destination rejected by SSRF policy"))
+        permit = self._permit(destination.key)
+        if not permit.allowed:
+            return self._defer_for_breaker(row, permit.retry_at or time.time() + self.settings.breaker_cooldown_seconds)
+        now = self._clock()
+        body = row["body"].encode()
+        headers = signed_headers(
+            self.settings.webhook_secret or "", row["webhook_id"], int(now.timestamp()), body, row["correlation_id"]
+        )
+        outcome = self._send(destination, body, headers, timeout=self.settings.webhook_timeout_seconds)
+        self._record_breaker(destination.key, outcome, probe=permit.probe)
+        transition = models.next_transition(
+            outcome, attempts=row["attempts"], deferrals=row["deferrals"],
+            delays=self.settings.webhook_retry_delays, now=self._clock(),
+        )
+        return self._finish(row, outcome, transition)
+
+    def _permit(self, host: str) -> Permit:
+        if self.breaker is None:
+            return Permit(True)
+        try:
+            return self.breaker.allow(host)
+        except Exception:  # noqa: BLE001 - Redis down: fail open; PostgreSQL still bounds retries per delivery
+            log.warning("smvm.webhooks.breaker_unavailable", extra={"destination": host}, exc_info=True)
+            return Permit(True)
+
+    def _record_breaker(self, host: str, outcome: models.Outcome, *, probe: bool) -> None:
+        if self.breaker is None:
+            return
+        try:
+            if outcome.breaker_failure:
+                if self.breaker.record_failure(host):
+                    log.warning("smvm.webhooks.breaker_open", extra={"destination": host})
+            elif outcome.ok or probe:
+                if self.breaker.record_success(host):
+                    log.info("smvm.webhooks.breaker_closed", extra={"destination": host})
+                    if self.settings.breaker_redrive_on_close:
+                        ids = self.replay(destination=host)
+                        log.info("smvm.webhooks.redriven", extra={"destination": host, "count": len(ids)})
+                        publish(ids)
+        except Exception:  # noqa: BLE001 - losing one breaker update only shifts when it opens
+            log.warning("smvm.webhooks.breaker_unavailable", extra={"destination": host}, exc_info=True)
+
+    def _defer_for_breaker(self, row: dict[str, Any], retry_at: float) -> AttemptResult:
+        """The breaker is open: wait for it without spending a retry."""
+        when = dt.datetime.fromtimestamp(retry_at, dt.UTC)
+        with self.db.transaction() as cur:
+            cur.execute(
+                "UPDATE deliveries SET status = 'PENDING', next_attempt_at = %s, claim_token = NULL,"
+                " lease_until = NULL, updated_at = now() WHERE id = %s AND claim_token = %s",
+                (when, row["id"], row["claim_token"]),
+            )
+        return AttemptResult(row["id"], "breaker_open", models.PENDING, max((when - self._clock()).total_seconds(), 0.0))
+
+    def _finish(self, row: dict[str, Any], outcome: models.Outcome, transition: models.Transition) -> AttemptResult:
+        now = self._clock()
+        status = transition.status
+        with self.db.transaction() as cur:
+            cur.execute(
+                "UPDATE deliveries SET status = %s, attempts = %s, deferrals = %s, next_attempt_at = coalesce(%s,"
+                " next_attempt_at), claim_token = NULL, lease_until = NULL, last_attempt_at = %s, last_status = %s,"
+                " last_error = %s, response = %s, updated_at = now(),"
+                " delivered_at = CASE WHEN %s = 'DELIVERED' THEN %s ELSE delivered_at END,"
+                " dead_at = CASE WHEN %s = 'DEAD' THEN %s ELSE NULL END"
+                " WHERE id = %s AND claim_token = %s",
+                (status, transition.attempts, transition.deferrals, transition.next_attempt_at, now,
+                 outcome.status_code, outcome.error, (outcome.body or "")[:2000] or None,
+                 status, now, status, now, row["id"], row["claim_token"]),
+            )
+            if cur.rowcount != 1:
+                # Our lease expired and another worker took over; its record wins.
+                return AttemptResult(row["id"], "fenced")
+            cur.execute(
+                "INSERT INTO delivery_attempts (delivery_id, attempt, at, status_code, error, outcome)"
+                " VALUES (%s, %s, %s, %s, %s, %s)",
+                (row["id"], transition.attempts, now, outcome.status_code, outcome.error, transition.reason),
+            )
+            if status == models.DISABLED:
+                cur.execute(
+                    "INSERT INTO disabled_destinations (url, reason) VALUES (%s, %s) ON CONFLICT DO NOTHING",
+                    (row["url"], f"410 Gone from delivery {row['webhook_id']}"),
+                )
+                cur.execute(
+                    "UPDATE deliveries SET status = 'DISABLED', last_error = 'destination disabled (410 Gone)',"
+                    " updated_at = now() WHERE url = %s AND status = 'PENDING'",
+                    (row["url"],),
+                )
+            if status == models.DELIVERED and row["kind"] == models.SYNC and row["run_id"]:
+                self._store_reference(cur, row, outcome)
+        extra = {"delivery_id": row["id"], "webhook_id": row["webhook_id"], "run_id": row["run_id"],
+                 "attempt": transition.attempts, "status_code": outcome.status_code}
+        if status == models.DEAD:
+            log.error("smvm.webhooks.dead", extra={**extra, "error": outcome.error})
+        elif status == models.DISABLED:
+            log.warning("smvm.webhooks.destination_disabled", extra={**extra, "url": row["url"]})
+        else:
+            log.info(f"smvm.webhooks.{transition.reason.replace(' ', '_')}", extra=extra)
+        retry_in = None
+        if status == models.PENDING and transition.next_attempt_at is not None:
+            retry_in = max((transition.next_attempt_at - now).total_seconds(), 0.0)
+        return AttemptResult(row["id"], transition.reason, status, retry_in)
+
+    @staticmethod
+    def _store_reference(cur: Any, row: dict[str, Any], outcome: models.Outcome) -> None:
+        try:
+            reference = json.loads(outcome.body or "{}").get("reference_id")
+        except (ValueError, AttributeError):
+            reference = None
+        cur.execute(
+            "UPDATE runs SET tractionbuild_reference = coalesce(%s, tractionbuild_reference),"
+            " persisted_at = coalesce(persisted_at, now()), updated_at = now() WHERE run_id = %s",
+            (str(reference) if reference is not None else None, row["run_id"]),
+        )
+
+    # -- the durable path ----------------------------------------------------------------------------------
+
+    def due(self, *, grace_seconds: float = 1.0, limit: int = 500) -> list[int]:
+        """Deliveries that should have been attempted by now (lost message, dead worker, flushed Redis)."""
+        now = self._clock()
+        with self.db.transaction() as cur:
+            cur.execute(
+                "SELECT id FROM deliveries WHERE (status = 'PENDING' AND next_attempt_at <= %s)"
+                " OR (status = 'SENDING' AND lease_until < %s) ORDER BY next_attempt_at LIMIT %s",
+                (now - dt.timedelta(seconds=grace_seconds), now, limit),
+            )
+            return [row["id"] for row in cur.fetchall()]
+
+    # -- dead letters ----------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _filters(
+        *, ids: list[int] | None = None, run_id: str | None = None, since: dt.datetime | None = None,
+        until: dt.datetime | None = None, destination: str | None = None,
+    ) -> tuple[str, list[Any]]:
+        clauses, params = ["status = 'DEAD'"], []
+        if ids:
+            clauses.append("id = ANY(%s)")
+            params.append(list(ids))
+        for column, value in (("run_id", run_id), ("destination", destination)):
+            if value is not None:
+                clauses.append(f"{column} = %s")
+                params.append(value)
+        if since is not None:
+            clauses.append("dead_at >= %s")
+            params.append(since)
+        if until is not None:
+            clauses.append("dead_at < %s")
+            params.append(until)
+        return " AND ".join(clauses), params
+
+    def list_dead(self, *, limit: int = 100, offset: int = 0, **filters: Any) -> tuple[list[dict[str, Any]], int]:
+        where, params = self._filters(**filters)
+        with self.db.transaction() as cur:
+            cur.execute(f"SELECT count(*) AS total FROM deliveries WHERE {where}", params)
+            total = cur.fetchone()["total"]
+            cur.execute(
+                "SELECT id, webhook_id, run_id, kind, event_type, url, destination, attempts, replays, last_status,"
+                f" last_error, created_at, dead_at FROM deliveries WHERE {where} ORDER BY dead_at DESC, id DESC"
+                " LIMIT %s OFFSET %s",
+                (*params, limit, offset),
+            )
+            return list(cur.fetchall()), total
+
+    def show(self, identifier: str | int) -> dict[str, Any]:
+        """One delivery by id or webhook-id, with its attempts.
+
+        :raises DeliveryNotFoundError: when neither matches.
+        """
+        with self.db.transaction() as cur:
+            if str(identifier).isdigit():
+                cur.execute("SELECT * FROM deliveries WHERE id = %s", (int(identifier),))
+            else:
+                cur.execute("SELECT * FROM deliveries WHERE webhook_id = %s", (str(identifier),))
+            row = cur.fetchone()
+            if row is None:
+                raise DeliveryNotFoundError(f"no delivery {identifier!r}", details={"id": str(identifier)})
+            cur.execute(
+                "SELECT attempt, at, status_code, error, outcome FROM delivery_attempts WHERE delivery_id = %s"
+                " ORDER BY id", (row["id"],),
+            )
+            row["attempt_log"] = list(cur.fetchall())
+        row.pop("claim_token", None)
+        return row
+
+    def replay(self, **filters: Any) -> list[int]:
+        """Move matching dead letters back to PENDING with a fresh retry budget and the same webhook-id.
+
+        Only DEAD rows change, so concurrent replays (an operator and the breaker's redrive) cannot double-send.
+        :returns: the ids to publish.
+        """
+        where, params = self._filters(**filters)
+        with self.db.transaction() as cur:
+            cur.execute(
+                "UPDATE deliveries SET status = 'PENDING', attempts = 0, deferrals = 0, replays = replays + 1,"
+                f" next_attempt_at = now(), dead_at = NULL, updated_at = now() WHERE {where} RETURNING id",
+                params,
+            )
+            ids = [row["id"] for row in cur.fetchall()]
+        if ids:
+            log.info("smvm.webhooks.replayed", extra={"count": len(ids)})
+        return ids
+
+    def purge(self, **filters: Any) -> int:
+        """Delete matching dead letters for good. :returns: how many."""
+        where, params = self._filters(**filters)
+        with self.db.transaction() as cur:
+            cur.execute(f"DELETE FROM deliveries WHERE {where}", params)
+            return cur.rowcount
+
+    def counts(self) -> dict[str, int]:
+        with self.db.transaction() as cur:
+            cur.execute("SELECT status, count(*) AS n FROM deliveries GROUP BY status")
+            return {row["status"]: row["n"] for row in cur.fetchall()}

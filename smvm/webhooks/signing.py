@@ -1,0 +1,45 @@
+"""Standard Webhooks signing: ``v1,<base64 HMAC-SHA256 of "{id}.{timestamp}.{body}">`` over the exact bytes sent."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+
+SECRET_PREFIX = "whsec_"
+
+
+def new_webhook_id() -> str:
+    """A message id with no dots (the spec forbids them, they delimit the signed content)."""
+    return f"msg_{secrets.token_hex(16)}"
+
+
+def secret_bytes(secret: str) -> bytes:
+    """Decode a ``whsec_``-prefixed base64 secret; a bare base64 string is accepted too."""
+    return base64.b64decode(secret.removeprefix(SECRET_PREFIX))
+
+
+def sign(secret: str, webhook_id: str, timestamp: int, body: bytes) -> str:
+    """The ``webhook-signature`` header value for one attempt."""
+    if "." in webhook_id:
+        raise ValueError("webhook-id must not contain '.'")
+    content = f"{webhook_id}.{timestamp}.".encode() + body
+    digest = hmac.new(secret_bytes(secret), content, hashlib.sha256).digest()
+    return f"v1,{base64.b64encode(digest).decode()}"
+
+
+def signed_headers(
+    secret: str, webhook_id: str, timestamp: int, body: bytes, correlation_id: str | None
+) -> dict[str, str]:
+    """Every header of one attempt: the three Standard Webhooks headers, content type and correlation id."""
+    headers = {
+        "content-type": "application/json",
+        "webhook-id": webhook_id,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": sign(secret, webhook_id, timestamp, body),
+        "user-agent": "smvm-webhooks/1",
+    }
+    if correlation_id:
+        headers["x-correlation-id"] = correlation_id
+    return headers

@@ -1,0 +1,82 @@
+"""Callback delivery tasks and the beat jobs that feed them: due-poller, T0+30 results sync, retention."""
+
+from __future__ import annotations
+
+import functools
+import logging
+
+import redis
+from celery import Celery, Task, shared_task
+
+from smvm.webhooks import services as webhooks
+from smvm.webhooks.breaker import CircuitBreaker
+from smvm.webhooks.sync import purge_expired_runs, schedule_results_sync
+from workers.context import get_store
+
+log = logging.getLogger(__name__)
+
+
+@functools.cache
+def _service_for(app_id: int, app: Celery) -> webhooks.DeliveryService:
+    settings = app.smvm_settings  # type: ignore[attr-defined]
+    breaker = None
+    if settings.redis_url:
+        client = redis.Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
+        breaker = CircuitBreaker(
+            client, threshold=settings.breaker_failure_threshold, cooldown=settings.breaker_cooldown_seconds
+        )
+    return webhooks.DeliveryService(get_store(app).db, settings, breaker)
+
+
+def get_delivery_service(app: Celery) -> webhooks.DeliveryService:
+    return _service_for(id(app), app)
+
+
+def publish_deliveries(ids: list[int], countdown: float | None = None) -> None:
+    """Send one ``deliver_webhook`` message per id; the row's claim makes duplicate messages harmless."""
+    for delivery_id in ids:
+        deliver_webhook.apply_async((delivery_id,), countdown=countdown or None)
+
+
+# Every process that loads the tasks (workers, and the API through create_celery) publishes right after commit.
+webhooks.set_publisher(publish_deliveries)
+
+
+@shared_task(
+    name="smvm.callbacks.deliver_webhook", bind=True, acks_late=True, ignore_result=True,
+    soft_time_limit=60, time_limit=90,
+)
+def deliver_webhook(self: Task, delivery_id: int) -> str:
+    """Attempt one delivery if it is due; schedule its retry on the fast path (the row holds the real schedule)."""
+    result = get_delivery_service(self.app).attempt(delivery_id)
+    if result.retry_in is not None:
+        webhooks.publish([delivery_id], countdown=result.retry_in)
+    return result.outcome
+
+
+@shared_task(name="smvm.maintenance.dispatch_due_deliveries", bind=True, ignore_result=True, time_limit=60)
+def dispatch_due_deliveries(self: Task) -> int:
+    """Re-publish deliveries whose time has come but whose message was lost (flushed Redis, killed worker)."""
+    settings = self.app.smvm_settings  # type: ignore[attr-defined]
+    # Give the countdown fast path a moment first, so healthy retries are not published twice.
+    ids = get_delivery_service(self.app).due(grace_seconds=max(settings.delivery_poll_seconds, 1.0))
+    webhooks.publish(ids)
+    if ids:
+        log.info("smvm.webhooks.due_published", extra={"count": len(ids)})
+    return len(ids)
+
+
+@shared_task(name="smvm.maintenance.sync_results", bind=True, ignore_result=True, time_limit=300)
+def sync_results(self: Task) -> dict[str, object]:
+    """The T0+30 sync tick: queue due runs once per logical date; the outbox sends and stores reference_id."""
+    settings = self.app.smvm_settings  # type: ignore[attr-defined]
+    result = schedule_results_sync(get_store(self.app).db, settings)
+    webhooks.publish(result["deliveries"])
+    return result
+
+
+@shared_task(name="smvm.maintenance.purge_expired_runs", bind=True, ignore_result=True, time_limit=600)
+def purge_expired(self: Task) -> int:
+    """Retention: drop runs and their files past ``retention_days``, once per day."""
+    settings = self.app.smvm_settings  # type: ignore[attr-defined]
+    return len(purge_expired_runs(get_store(self.app).db, settings)["purged"])
