@@ -68,7 +68,7 @@ def create_run() -> tuple[dict[str, Any], int, dict[str, str]]:
     if created:
         try:
             current_app.extensions["smvm.enqueue"](run["run_id"])
-        except Exception:  # noqa: BLE001 - the run is recorded; the sweeper enqueues it once the broker is back
+        except Exception:  # the run is recorded; the sweeper enqueues it once the broker is back
             log.warning("smvm.api.enqueue_failed", extra={"run_id": run["run_id"]}, exc_info=True)
     else:
         headers["Idempotent-Replayed"] = "true"
@@ -134,7 +134,7 @@ def finalize(identifier: str) -> dict[str, Any]:
     payload = _load(finalize_schema, _json_body(optional=True))
     store = _store()
     run = store.finalize(identifier, payload)
-    smvm_word = {"GO": "go", "PIVOT": "pivot", "KILL": "no_go"}.get(run["recommendation"] or "", None)
+    smvm_word = {"GO": "go", "PIVOT": "pivot", "KILL": "no_go"}.get(run["recommendation"] or "")
     return views.status_view(*store.detail(run["run_id"])) | {
         "finalization": run["finalization"],
         "final_recommendation": payload.get("decision") or smvm_word,

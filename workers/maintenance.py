@@ -12,7 +12,7 @@ from workers.pipeline import enqueue_run
 log = logging.getLogger(__name__)
 
 
-@shared_task(name="smvm.maintenance.sweep_stuck_stages", bind=True, ignore_result=True, time_limit=120)
+@shared_task(name="smvm.maintenance.sweep_stuck_stages", bind=True, ignore_result=True, soft_time_limit=100, time_limit=120)
 def sweep_stuck_stages(self: Task) -> dict[str, int]:
     """Re-enqueue stages that were enqueued but never started, or whose heartbeat went stale; expire overdue runs."""
     store = get_store(self.app)

@@ -33,7 +33,7 @@ def run_stage(task: Task, run_id: str, stage: str) -> None:
         log.warning("smvm.stage.transient", extra={"run_id": run_id, "stage": stage, "error": str(exc)})
         try:
             enqueue_run(task.app, run_id, stage, countdown=TRANSIENT_RETRY_DELAY)
-        except Exception:  # noqa: BLE001 - the broker is down too; the sweeper re-enqueues from the stage row
+        except Exception:  # the broker is down too; the sweeper re-enqueues from the stage row
             log.warning("smvm.stage.republish_failed", extra={"run_id": run_id, "stage": stage}, exc_info=True)
         raise Ignore() from exc
     if next_stage is None:

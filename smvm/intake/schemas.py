@@ -244,7 +244,8 @@ def _normalized(
         "run_id": data.get("run_id"),
         "idea": {**_IDEA_DEFAULTS, **idea},
         "evidence": data.get("evidence") or {},
-        "configuration": dict(data["configuration"]),
+        # An absent "configuration" skips the nested schema, so fill its defaults here.
+        "configuration": {**ConfigurationSchema().load({}), **data["configuration"]},
         "metadata": meta,
         "correlation_id": correlation_id,
     }

@@ -60,7 +60,8 @@ def _flatten(messages: Any, prefix: str = "") -> dict[str, list[str]]:
     flat: dict[str, list[str]] = {}
     if isinstance(messages, dict):
         for key, value in messages.items():
-            path = f"{prefix}.{key}" if prefix else str(key)
+            # A nested "_schema" error belongs to the field that holds the nested object.
+            path = prefix if key == "_schema" and prefix else f"{prefix}.{key}" if prefix else str(key)
             if isinstance(value, list) and all(isinstance(item, str) for item in value):
                 flat[path] = list(value)
             else:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import hashlib
 import platform
 from collections.abc import Callable
 from typing import Any
@@ -147,7 +148,7 @@ def load_bundle(ctx: StageContext) -> dict[str, Any]:
         "validation_id": ctx.run["validation_id"],
         "project_id": ctx.run["project_id"],
         "seed": ctx.seed,
-        "created_at": ctx.run.get("created_at"),
+        "created_at": _as_text(ctx.run.get("created_at")),
         "smvm_version": __version__,
         "python_version": platform.python_version(),
     }
@@ -158,9 +159,14 @@ def load_bundle(ctx: StageContext) -> dict[str, Any]:
 
 
 def _sha256(data: bytes) -> str:
-    import hashlib
-
     return hashlib.sha256(data).hexdigest()
+
+
+def _as_text(value: Any) -> Any:
+    """Run rows from PostgreSQL carry datetimes; artifacts carry ISO 8601 text."""
+    if isinstance(value, dt.datetime):
+        return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+    return value
 
 
 STAGES: tuple[Stage, ...] = (
@@ -184,7 +190,3 @@ STAGES: tuple[Stage, ...] = (
 )
 STAGE_NAMES = tuple(stage.name for stage in STAGES)
 STAGES_BY_NAME = {stage.name: stage for stage in STAGES}
-
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)

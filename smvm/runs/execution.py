@@ -34,7 +34,7 @@ class _Heartbeat:
         while not self._stop.wait(self._store.settings.stage_heartbeat_seconds):
             try:
                 self._store.heartbeat(*self._args)
-            except Exception:  # noqa: BLE001 - a missed beat only makes the sweeper retry sooner
+            except Exception:  # a missed beat only makes the sweeper retry sooner
                 log.warning("smvm.stage.heartbeat_failed", exc_info=True)
 
     def __enter__(self) -> _Heartbeat:

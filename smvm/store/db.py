@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import logging
+import os
 import threading
 from collections.abc import Iterator
 from importlib import resources
@@ -83,11 +83,10 @@ class Database:
 
     def close(self) -> None:
         with self._lock:
-            if self._pool is not None and self._pid is not None:
-
-                if self._pid == os.getpid():
-                    self._pool.closeall()
+            if self._pool is not None and self._pid == os.getpid():
+                self._pool.closeall()
             self._pool = None
+
 
 def _migration_files() -> list[tuple[str, str]]:
     folder = resources.files("smvm.store") / "migrations"

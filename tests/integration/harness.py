@@ -27,6 +27,8 @@ def wait_until(predicate: Callable[[], Any], *, timeout: float = 30.0, interval:
             value = predicate()
             if value:
                 return value
+        except AssertionError:
+            raise
         except Exception as exc:  # noqa: BLE001 - keep polling; report the last error on timeout
             last_error = exc
         time.sleep(interval)
