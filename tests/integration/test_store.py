@@ -1,0 +1,143 @@
+"""The run store against a real PostgreSQL: migrations, fencing by attempt, recovery queries, transitions."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import datetime as dt
+import uuid
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg2
+import pytest
+
+from smvm.errors import InvalidTransitionError, RunConflictError
+from smvm.intake.services import parse_request
+from smvm.pipeline.stages import STAGE_NAMES
+from smvm.runs.execution import execute_stage
+from smvm.runs.services import RunStore
+from smvm.store.db import Database, upgrade
+from tests.bad_inputs import VALID
+
+pytestmark = pytest.mark.integration
+
+
+def _request(**configuration) -> dict:
+    body = {**VALID, "project_id": "PROJ-STORE", "configuration": {**VALID["configuration"], **configuration}}
+    return parse_request(body)
+
+
+@pytest.fixture
+def fast_store(store: RunStore) -> RunStore:
+    settings = store.settings.with_overrides(stage_stale_after_seconds=0.0, stage_unstarted_after_seconds=0.0,
+                                             stage_max_attempts=3)
+    return RunStore(store.db, settings)
+
+
+def test_concurrent_upgrades_apply_each_migration_once(database_url: str) -> None:
+    admin = psycopg2.connect(database_url, connect_timeout=3)
+    admin.autocommit = True
+    name = f"smvm_mig_{uuid.uuid4().hex[:8]}"
+    with admin.cursor() as cur:
+        cur.execute(f'CREATE DATABASE "{name}"')
+    url = urlunsplit(urlsplit(database_url)._replace(path=f"/{name}"))
+    try:
+        with concurrent.futures.ThreadPoolExecutor(4) as pool:
+            results = list(pool.map(lambda _: upgrade(Database(url, maxconn=1)), range(4)))
+        applied = [version for result in results for version in result]
+        assert sorted(applied) == sorted(set(applied)) and "0001_runs" in applied
+        assert upgrade(Database(url, maxconn=1)) == []
+    finally:
+        with admin.cursor() as cur:
+            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
+
+
+def test_same_run_id_replays_and_different_payload_conflicts(store: RunStore) -> None:
+    request = {**_request(), "run_id": f"RUN-store-{uuid.uuid4().hex[:6]}"}
+    run, created = store.create_run(request)
+    again, created_again = store.create_run(request)
+    assert created and not created_again and again["response"] == run["response"]
+    changed = {**request, "idea": {**request["idea"], "title": "Different"}}
+    with pytest.raises(RunConflictError):
+        store.create_run(changed)
+
+
+def test_a_stale_attempt_is_fenced_out(store: RunStore) -> None:
+    run, _ = store.create_run(_request())
+    claimed = store.claim_stage(run["run_id"], "idea_validation", worker="w1")
+    assert claimed is not None and claimed[1] == 1
+    assert store.claim_stage(run["run_id"], "idea_validation", worker="w2") is None, "a live attempt is not stolen"
+    # Simulate the sweeper handing the stage to a new attempt after the first worker went silent.
+    with store.db.transaction() as cur:
+        cur.execute("UPDATE stages SET heartbeat_at = now() - interval '1 hour' WHERE run_id = %s", (run["run_id"],))
+    second = store.claim_stage(run["run_id"], "idea_validation", worker="w2")
+    assert second is not None and second[1] == 2
+    assert store.complete_stage(run["run_id"], "idea_validation", 1, summary={}, artifacts={}, duration_ms=1) is None
+    assert store.heartbeat(run["run_id"], "idea_validation", 1) is False
+    assert store.complete_stage(run["run_id"], "idea_validation", 2, summary={}, artifacts={}, duration_ms=1) == "data_ingestion"
+
+
+def test_stages_cannot_run_out_of_order(store: RunStore) -> None:
+    run, _ = store.create_run(_request())
+    assert store.claim_stage(run["run_id"], "market_simulation") is None
+
+
+def test_execute_stage_runs_the_whole_pipeline_in_order(store: RunStore) -> None:
+    run, _ = store.create_run(_request())
+    stage = STAGE_NAMES[0]
+    seen = []
+    while stage:
+        seen.append(stage)
+        stage = execute_stage(store, run["run_id"], stage, worker="test")
+        assert stage is not None
+    assert seen == list(STAGE_NAMES)
+    finished, stages = store.detail(run["run_id"])
+    assert finished["status"] == "COMPLETED" and finished["recommendation"] in ("GO", "PIVOT", "KILL")
+    assert all(s["attempt"] == 1 for s in stages)
+    assert execute_stage(store, run["run_id"], "decision_analysis") is None, "a duplicate does nothing"
+
+
+def test_sweeper_finds_unstarted_and_stale_stages(fast_store: RunStore) -> None:
+    run, _ = fast_store.create_run(_request())
+    stuck = {(run_id, stage, reason) for run_id, stage, reason in fast_store.find_stuck_stages()}
+    assert (run["run_id"], "idea_validation", "unstarted") in stuck
+    fast_store.claim_stage(run["run_id"], "idea_validation")
+    with fast_store.db.transaction() as cur:
+        cur.execute("UPDATE stages SET heartbeat_at = now() - interval '1 minute' WHERE run_id = %s", (run["run_id"],))
+    stuck = {(run_id, stage, reason) for run_id, stage, reason in fast_store.find_stuck_stages()}
+    assert (run["run_id"], "idea_validation", "stale_heartbeat") in stuck
+
+
+def test_redelivery_cap_fails_the_stage_and_run(fast_store: RunStore) -> None:
+    run, _ = fast_store.create_run(_request())
+    for expected in (1, 2, 3):
+        claimed = fast_store.claim_stage(run["run_id"], "idea_validation")
+        assert claimed is not None and claimed[1] == expected
+    assert fast_store.claim_stage(run["run_id"], "idea_validation") is None
+    failed, stages = fast_store.detail(run["run_id"])
+    assert failed["status"] == "FAILED" and "redelivery cap" in failed["error"]["message"]
+    assert stages[0]["status"] == "FAILED" and all(s["status"] == "CANCELLED" for s in stages[1:])
+
+
+def test_timeout_makes_a_run_incomplete_and_keeps_partial_results(store: RunStore) -> None:
+    run, _ = store.create_run(_request(timeout_seconds=10))
+    assert execute_stage(store, run["run_id"], "idea_validation") == "data_ingestion"
+    with store.db.transaction() as cur:
+        cur.execute("UPDATE runs SET deadline_at = %s WHERE run_id = %s",
+                    (dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1), run["run_id"]))
+    assert run["run_id"] in store.expire_overdue_runs()
+    expired, stages = store.detail(run["run_id"])
+    assert expired["status"] == "INCOMPLETE"
+    assert stages[0]["status"] == "SUCCEEDED" and "idea.input.json" in store.artifacts(run["run_id"])
+    assert store.claim_stage(run["run_id"], "data_ingestion") is None
+
+
+def test_illegal_transitions_are_refused(store: RunStore) -> None:
+    run, _ = store.create_run(_request())
+    with pytest.raises(InvalidTransitionError):
+        store.finalize(run["run_id"], {})
+    with pytest.raises(InvalidTransitionError):
+        store.mark_complete(run["validation_id"], {})
+    store.cancel(run["run_id"], "test")
+    with pytest.raises(InvalidTransitionError):
+        store.cancel(run["run_id"], "again")
