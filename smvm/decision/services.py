@@ -207,12 +207,13 @@ def _resimulate(config: dict[str, Any], sim: dict[str, Any], drivers: list[dict[
 
 def analyse_decision(request: dict[str, Any], validation: dict[str, Any], market_data: dict[str, Any],
                      personas: dict[str, Any], competitors: dict[str, Any],
-                     simulation_result: dict[str, Any], simulation_config: dict[str, Any] | None = None
-                     ) -> dict[str, Any]:
+                     simulation_result: dict[str, Any], simulation_config: dict[str, Any] | None = None,
+                     *, resimulate_pivot: bool = True) -> dict[str, Any]:
     """The ``outputs/decision.output.json`` document for one run.
 
     ``simulation_config`` is optional; with it a PIVOT is re-simulated with the suggested change on common
-    random numbers (without it the config is rebuilt from the other stage outputs).
+    random numbers (without it the config is rebuilt from the other stage outputs). ``resimulate_pivot=False``
+    skips that re-simulation (multi-seed sweeps).
     """
     sim = simulation_result
     ctx = _context(request, market_data, competitors, simulation_config)
@@ -233,7 +234,9 @@ def analyse_decision(request: dict[str, Any], validation: dict[str, Any], market
     confidence = round(0.6 * agreement + 0.4 * dq, 4)
     margin = min(abs(score - GO_THRESHOLD), abs(score - KILL_THRESHOLD))
     straddling = sim.get("convergence", {}).get("borderline_metrics") or []
-    borderline = bool(agreement < 0.95 or margin < BORDERLINE_MARGIN or straddling)
+    # With a knock-out the score cannot change the verdict, so only the knock-out metrics' own CIs matter.
+    near_threshold = margin < BORDERLINE_MARGIN and not ev["knockouts"]
+    borderline = bool(agreement < 0.95 or near_threshold or straddling)
 
     dimensions = [{"name": k, "weight": WEIGHTS[k], "score": round(dims[k], 2),
                    "evidence": _dimension_evidence(k, m, ctx, market_data)} for k in WEIGHTS]
@@ -247,14 +250,12 @@ def analyse_decision(request: dict[str, Any], validation: dict[str, Any], market
     next_steps = _next_steps(verdict, market_data, ev)
 
     config = simulation_config
-    if config is None:
+    if config is None and verdict == "PIVOT" and resimulate_pivot:
         from smvm.simulation.services import build_simulation_config
 
-        cfgreq = request.get("configuration") or {}
         config = build_simulation_config(request, market_data, personas, competitors,
                                          iterations=int(sim["paths"]["requested"]), seed=int(sim["seed"]),
                                          sampler=sim["sampler"], scenario=sim["scenario"])
-        del cfgreq
     pivot = None
     drivers = [d for d in ((sim.get("sensitivity") or {}).get("what_drives_failure") or {}).get("drivers", [])
                if d["input"] in _LEVERS]
@@ -264,9 +265,11 @@ def analyse_decision(request: dict[str, Any], validation: dict[str, Any], market
             top = (top + [{"input": e["input"], "statement": f"{e['input']} has Sobol ST {e['st']:.2f}"}
                           for e in ((sim.get("sensitivity") or {}).get("sobol") or {}).get("indices", [])
                           if e["input"] in _LEVERS])[:3]
-        resim = _resimulate(config, sim, top, personas, ctx, ev)
         pivot = {"drivers": [{"input": d["input"], "statement": d.get("statement", "")} for d in top[:3]],
-                 "suggested_change": resim["best"]["change"], "resimulated": resim}
+                 "suggested_change": None, "resimulated": None}
+        if resimulate_pivot:
+            resim = _resimulate(config, sim, top, personas, ctx, ev)
+            pivot.update(suggested_change=resim["best"]["change"], resimulated=resim)
 
     return {
         "project_id": request.get("project_id"),

@@ -59,7 +59,7 @@ def render_markdown_report(bundle: dict[str, Any]) -> str:
           f"- Data quality {md['data_quality']['score']:.2f} (0 = all benchmark priors, 1 = all client evidence)."]
     for ko in dec.get("knockouts") or []:
         L.append(f"- Knock-out: {ko['message']}.")
-    if dec.get("pivot"):
+    if dec.get("pivot") and dec["pivot"].get("resimulated"):
         pv = dec["pivot"]
         best = pv["resimulated"]["best"]
         L.append(f"- Suggested pivot: {pv['suggested_change']} -> score {best['score']:.1f} "
@@ -152,6 +152,7 @@ def render_markdown_report(bundle: dict[str, Any]) -> str:
     if dec.get("pivot"):
         pv = dec["pivot"]
         L += ["", "Pivot drivers: " + "; ".join(d["statement"] or d["input"] for d in pv["drivers"]) + ".", ""]
+    if dec.get("pivot") and dec["pivot"].get("resimulated"):
         L += _table(["candidate change", "score", "verdict", "P(NPV>0)"],
                     [[c["change"], f"{c['score']:.1f}", c["recommendation"], _pct(c["metrics"]["p_npv_positive"])]
                      for c in pv["resimulated"]["candidates"]])

@@ -19,7 +19,7 @@ def _special() -> Any:
     return scipy.special
 
 
-_TABLE_SIZE = 8192
+_TABLE_SIZE = 2048
 
 
 @functools.cache

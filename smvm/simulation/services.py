@@ -301,8 +301,8 @@ def run_simulation(config: dict[str, Any], *, progress: Callable[[float], None] 
     if progress is not None:
         progress(1.0)
     return {
+        # No run_id here: the same idea and seed must give byte-identical results whatever the run.
         "model_version": MODEL_VERSION,
-        "run_id": config.get("run_id"),
         "seed": plan.seed,
         "sampler": plan.sampler,
         "scenario": config["scenario"],
