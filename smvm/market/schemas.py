@@ -110,7 +110,8 @@ class EvidenceSchema(Schema):
 
     @validates("competitors")
     def _unique_names(self, value: list[dict[str, Any]], **_: Any) -> None:
-        names = [c["name"].strip().lower() for c in value]
+        # Field validators run even when a nested item failed, so items may lack keys here.
+        names = [str(c.get("name", "")).strip().lower() for c in value if c.get("name")]
         if len(names) != len(set(names)):
             raise ValidationError("Competitor names must be unique.")
         total = sum(c.get("share") or 0.0 for c in value)
