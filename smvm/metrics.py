@@ -108,6 +108,12 @@ class StateCollector(Collector):
                 (WINDOW_SECONDS,),
             )
             stage_window = cur.fetchall()
+            # Bounded to a day: the "queue growing, nothing started" alert only needs recent starts.
+            cur.execute(
+                "SELECT queue, extract(epoch FROM max(started_at)) AS at FROM stages"
+                " WHERE started_at > now() - interval '1 day' GROUP BY queue"
+            )
+            started = {row["queue"]: float(row["at"]) for row in cur.fetchall()}
             cur.execute("SELECT extract(epoch FROM max(persisted_at)) AS at FROM runs")
             last_persisted = cur.fetchone()["at"]
             cur.execute("SELECT to_regclass('public.deliveries') IS NOT NULL AS present")
@@ -116,6 +122,11 @@ class StateCollector(Collector):
                 # The deliveries table arrives with the callbacks migration; until then the series is absent.
                 cur.execute("SELECT count(*) AS n FROM deliveries WHERE status = 'DEAD'")
                 dead = cur.fetchone()["n"]
+                cur.execute("SELECT extract(epoch FROM max(last_attempt_at)) AS at FROM deliveries"
+                            " WHERE last_attempt_at > now() - interval '1 day'")
+                at = cur.fetchone()["at"]
+                if at is not None:
+                    started["smvm.callbacks"] = float(at)
 
         runs = GaugeMetricFamily("smvm_runs", "Runs by current status", labels=["status"])
         for status in RUN_STATUSES:
@@ -145,7 +156,14 @@ class StateCollector(Collector):
         for row in stage_window:
             recent.add_metric([row["name"], "0.5"], float(row["p50"]) / 1000.0)
             recent.add_metric([row["name"], "0.95"], float(row["p95"]) / 1000.0)
-        families: list[Metric] = [runs, finished, ratio, durations, recent]
+        last_started = GaugeMetricFamily(
+            "smvm_queue_last_started_timestamp_seconds",
+            "When a worker last started work from each queue (stages; callback delivery attempts), within a day",
+            labels=["queue"],
+        )
+        for queue, at in sorted(started.items()):
+            last_started.add_metric([queue], at)
+        families: list[Metric] = [runs, finished, ratio, durations, recent, last_started]
         if last_persisted is not None:
             persisted = GaugeMetricFamily(
                 "smvm_results_last_persisted_timestamp_seconds", "When the daily sync last persisted a run to TractionBuild"
