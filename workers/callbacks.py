@@ -54,7 +54,10 @@ def deliver_webhook(self: Task, delivery_id: int) -> str:
     return result.outcome
 
 
-@shared_task(name="smvm.maintenance.dispatch_due_deliveries", bind=True, ignore_result=True, time_limit=60)
+@shared_task(
+    name="smvm.maintenance.dispatch_due_deliveries", bind=True, ignore_result=True,
+    soft_time_limit=50, time_limit=60,
+)
 def dispatch_due_deliveries(self: Task) -> int:
     """Re-publish deliveries whose time has come but whose message was lost (flushed Redis, killed worker)."""
     settings = self.app.smvm_settings  # type: ignore[attr-defined]
@@ -66,7 +69,9 @@ def dispatch_due_deliveries(self: Task) -> int:
     return len(ids)
 
 
-@shared_task(name="smvm.maintenance.sync_results", bind=True, ignore_result=True, time_limit=300)
+@shared_task(
+    name="smvm.maintenance.sync_results", bind=True, ignore_result=True, soft_time_limit=280, time_limit=300
+)
 def sync_results(self: Task) -> dict[str, object]:
     """The T0+30 sync tick: queue due runs once per logical date; the outbox sends and stores reference_id."""
     settings = self.app.smvm_settings  # type: ignore[attr-defined]
@@ -75,7 +80,9 @@ def sync_results(self: Task) -> dict[str, object]:
     return result
 
 
-@shared_task(name="smvm.maintenance.purge_expired_runs", bind=True, ignore_result=True, time_limit=600)
+@shared_task(
+    name="smvm.maintenance.purge_expired_runs", bind=True, ignore_result=True, soft_time_limit=570, time_limit=600
+)
 def purge_expired(self: Task) -> int:
     """Retention: drop runs and their files past ``retention_days``, once per day."""
     settings = self.app.smvm_settings  # type: ignore[attr-defined]

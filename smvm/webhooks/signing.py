@@ -17,7 +17,9 @@ def new_webhook_id() -> str:
 
 def secret_bytes(secret: str) -> bytes:
     """Decode a ``whsec_``-prefixed base64 secret; a bare base64 string is accepted too."""
-    return base64.b64decode(secret.removeprefix(SECRET_PREFIX))
+    encoded = secret.removeprefix(SECRET_PREFIX)
+    # Unpadded base64 is common in secrets copied around; accept it as the reference library does.
+    return base64.b64decode(encoded + "=" * (-len(encoded) % 4))
 
 
 def sign(secret: str, webhook_id: str, timestamp: int, body: bytes) -> str:

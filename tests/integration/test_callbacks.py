@@ -1,0 +1,191 @@
+"""Signed callbacks through real workers and beat: retries at the scheduled delays, dead letters, breaker, replay."""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg2
+import pytest
+import redis
+
+from smvm.config import Settings
+from smvm.intake.services import parse_request
+from smvm.runs.services import RunStore
+from smvm.store.db import Database, upgrade
+from smvm.webhooks.services import DeliveryService
+from tests.integration import harness
+from tests.integration.conftest import settings_environ
+from tests.integration.receiver import Receiver
+
+pytestmark = pytest.mark.integration
+
+SECRET = "whsec_" + "dGVzdC1vbmx5LXNlY3JldC1mb3ItY2FsbGJhY2tzLTAxMjM="
+CALLBACK_REDIS_DB = 12  # apart from the main stack's db, so the two sets of workers never share a queue
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = json.loads((ROOT / "examples" / "idea.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def callback_settings(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Iterator[Settings]:
+    """A database of its own and fast breaker/poller timings, so delays are the only thing measured."""
+    base = os.environ.get("SMVM_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+    name = f"smvm_cb_{uuid.uuid4().hex[:10]}"
+    admin = psycopg2.connect(base, connect_timeout=3)
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute(f'CREATE DATABASE "{name}"')
+    url = urlunsplit(urlsplit(base)._replace(path=f"/{name}"))
+    upgrade(Database(url, minconn=1, maxconn=1))
+    broker = urlunsplit(urlsplit(redis_url)._replace(path=f"/{CALLBACK_REDIS_DB}"))
+    redis.Redis.from_url(broker).flushdb()
+    yield Settings(
+        env="test",
+        database_url=url,
+        broker_url=broker,
+        redis_url=broker,
+        runs_dir=tmp_path_factory.mktemp("cb-runs"),
+        webhook_secret=SECRET,
+        webhook_retry_delays=(1.0, 2.0, 4.0, 8.0, 16.0),
+        webhook_timeout_seconds=5.0,
+        breaker_failure_threshold=5,
+        breaker_cooldown_seconds=2.0,
+        delivery_poll_seconds=1.0,
+        sweeper_interval_seconds=60.0,
+        results_sync_tick_seconds=3600.0,
+        callback_allow_http=True,
+        callback_allowed_hosts=("127.0.0.1", "localhost"),
+        probe_dir=tmp_path_factory.mktemp("cb-probes"),
+    )
+    with admin.cursor() as cur:
+        cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin.close()
+
+
+@pytest.fixture(scope="module")
+def callback_stack(callback_settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, harness.Process]]:
+    """Only what callbacks need: a callbacks worker (concurrency 2), a maintenance worker and beat."""
+    log_dir = tmp_path_factory.mktemp("cb-logs")
+    env = settings_environ(callback_settings)
+    processes = {
+        "callbacks": harness.celery_worker("smvm.callbacks", env, log_dir, concurrency=2, name="cb-callbacks").start(),
+        "maintenance": harness.celery_worker("smvm.maintenance", env, log_dir, name="cb-maintenance").start(),
+        "beat": harness.celery_beat(env, log_dir, name="cb-beat").start(),
+    }
+    try:
+        for name in ("callbacks", "maintenance"):
+            harness.wait_for_worker(processes[name])
+        yield processes
+    finally:
+        harness.stop_all(processes.values())
+
+
+@pytest.fixture(scope="module")
+def cb_store(callback_settings: Settings) -> RunStore:
+    return RunStore(Database(callback_settings.database_url, minconn=1, maxconn=4), callback_settings)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    server = Receiver(SECRET, harness.free_port()).start()
+    yield server
+    server.stop()
+
+
+def _new_run(store: RunStore, callback_url: str) -> dict[str, Any]:
+    body = json.loads(json.dumps(EXAMPLE))
+    body.setdefault("metadata", {})["callback_url"] = callback_url
+    body["run_id"] = f"RUN-CB-{uuid.uuid4().hex[:12]}"
+    run, created = store.create_run(parse_request(body))
+    assert created
+    return run
+
+
+def _deliveries(store: RunStore, run_id: str) -> list[dict[str, Any]]:
+    with store.db.transaction() as cur:
+        cur.execute("SELECT * FROM deliveries WHERE run_id = %s ORDER BY id", (run_id,))
+        return list(cur.fetchall())
+
+
+def _logs(processes: dict[str, harness.Process]) -> str:
+    return "\n".join(f"--- {name} ---\n{p.log()[-3000:]}" for name, p in processes.items())
+
+
+def test_three_failures_then_success_keeps_webhook_id_and_schedule(callback_stack, cb_store, receiver) -> None:
+    receiver.fail_next(3, status=500)
+    run = _new_run(cb_store, receiver.url)
+
+    harness.wait_until(lambda: receiver.delivered_ids(), timeout=40, what=f"delivery\n{_logs(callback_stack)}")
+    attempts = receiver.received("/validation/update")
+    assert [r.status for r in attempts] == [500, 500, 500, 200]
+    assert len({r.webhook_id for r in attempts}) == 1
+    assert all(r.verified for r in attempts), [r.error for r in attempts]
+    assert len({r.headers["webhook-timestamp"] for r in attempts}) >= 2  # per attempt, not per message
+    assert all(r.headers.get("x-correlation-id") == run["correlation_id"] for r in attempts if run["correlation_id"])
+    gaps = [later.at - earlier.at for earlier, later in zip(attempts, attempts[1:])]
+    for gap, expected in zip(gaps, (1.0, 2.0, 4.0)):
+        assert expected - 0.2 <= gap <= expected + 1.5, gaps
+    payload = attempts[-1].json()
+    assert payload["validation_id"] == run["validation_id"] and payload["status"] == "running"
+    assert 0.0 <= payload["progress"] <= 1.0
+    [row] = _deliveries(cb_store, run["run_id"])
+    assert row["status"] == "DELIVERED" and row["attempts"] == 4 and row["last_status"] == 200
+
+
+def test_receiver_down_dead_letters_breaker_and_replay_exactly_once(callback_stack, cb_store, callback_settings) -> None:
+    port = harness.free_port()
+    receiver = Receiver(SECRET, port)  # not started: the destination is down
+    runs = [_new_run(cb_store, receiver.url) for _ in range(3)]
+    client = redis.Redis.from_url(callback_settings.redis_url)
+    key = f"smvm:breaker:127.0.0.1:{port}:open_until"
+    harness.wait_until(lambda: client.exists(key), timeout=40, what=f"breaker open\n{_logs(callback_stack)}")
+
+    def all_dead() -> bool:
+        rows = [row for run in runs for row in _deliveries(cb_store, run["run_id"])]
+        return bool(rows) and all(row["status"] == "DEAD" for row in rows)
+
+    harness.wait_until(all_dead, timeout=120, interval=0.5, what=f"all dead\n{_logs(callback_stack)}")
+    rows = [row for run in runs for row in _deliveries(cb_store, run["run_id"])]
+    assert all(row["attempts"] == 6 and row["last_error"] for row in rows)  # the first try and 5 retries
+    service = DeliveryService(cb_store.db, callback_settings, None)
+    dead, total = service.list_dead(run_id=runs[0]["run_id"])
+    assert total == len(dead) >= 1
+
+    receiver.start()
+    try:
+        replayed = []
+        for run in runs:
+            replayed += service.replay(run_id=run["run_id"])
+        assert sorted(replayed) == sorted(row["id"] for row in rows)
+        expected = {row["webhook_id"] for row in rows}
+        harness.wait_until(lambda: set(receiver.delivered_ids()) >= expected, timeout=30,
+                           what=f"replayed deliveries\n{_logs(callback_stack)}")
+        harness.wait_until(lambda: all(r["status"] == "DELIVERED" for run in runs for r in _deliveries(cb_store, run["run_id"])),
+                           timeout=10, what="rows delivered")
+        delivered = receiver.delivered_ids()
+        assert sorted(delivered) == sorted(expected)  # each exactly once by webhook-id
+        assert all(r.verified for r in receiver.received())
+        assert not client.exists(key)  # the first success closed the breaker
+    finally:
+        receiver.stop()
+
+
+def test_gone_disables_destination_and_retry_after_defers(callback_stack, cb_store, receiver) -> None:
+    receiver.fail_next(1, status=429, headers={"Retry-After": "1"})
+    run = _new_run(cb_store, receiver.url)
+    harness.wait_until(lambda: receiver.delivered_ids(), timeout=30, what=f"delivery\n{_logs(callback_stack)}")
+    [row] = _deliveries(cb_store, run["run_id"])
+    assert row["status"] == "DELIVERED" and row["attempts"] == 1 and row["deferrals"] == 1
+
+    receiver.responder = lambda _: (410, {}, b"{}")
+    gone = _new_run(cb_store, receiver.url + "/gone")
+    harness.wait_until(lambda: [r for r in _deliveries(cb_store, gone["run_id"]) if r["status"] == "DISABLED"],
+                       timeout=30, what="destination disabled")
+    with cb_store.db.transaction() as cur:
+        cur.execute("SELECT url FROM disabled_destinations")
+        assert receiver.url + "/gone/validation/update" in {r["url"] for r in cur.fetchall()}
