@@ -41,7 +41,7 @@ def to_request(body: dict[str, Any], *, seed: int) -> dict[str, Any]:
 
 
 def evaluate_idea(body: dict[str, Any], *, seed: int, paths: int | None = None, full: bool = False,
-                  threads: int = 1) -> dict[str, Any]:
+                  threads: int = 1, chunk_size: int | None = None) -> dict[str, Any]:
     """Run ingestion -> personas -> competitors -> simulation -> decision; returns every stage output."""
     req = to_request(body, seed=seed)
     conf = req["configuration"]
@@ -52,10 +52,12 @@ def evaluate_idea(body: dict[str, Any], *, seed: int, paths: int | None = None, 
     if paths is not None:
         kwargs["decision_grade_paths"] = paths
     if not full:
-        kwargs["analyses"] = {"sensitivity": False, "scenarios": False}
+        kwargs["analyses"] = {"sensitivity": False, "scenarios": False, "fan_paths": 0, "importance_paths": 0}
     cfg = build_simulation_config(req, md, personas, comps, iterations=min(conf["simulation_iterations"],
                                                                            paths or conf["simulation_iterations"]),
                                   seed=seed, sampler=conf["sampler"], scenario=conf["scenario"], **kwargs)
+    if chunk_size is not None:
+        cfg["paths"]["chunk_size"] = chunk_size
     if paths is not None:
         cfg["convergence"]["max_paths"] = max(paths, cfg["paths"]["initial"])
     sim = run_simulation(cfg, threads=threads)

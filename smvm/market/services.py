@@ -324,7 +324,10 @@ def synthesize_competitors(request: dict[str, Any], market_data: dict[str, Any],
     """
     if not 0 <= int(count) <= 50:
         raise ValueError("competitor count must be between 0 and 50")
-    rng = _idea_rng(request, seed, "competitors")
+    # The landscape is a property of the idea, not of the seed: structure comes from the idea's hash and the seed
+    # only jitters prices a little, so verdicts do not flip between seeds because the market was redrawn.
+    rng = _idea_rng(request, 0, "competitors")
+    jitter = _idea_rng(request, seed, "competitor-jitter")
     price = market_data["inputs"]["price"]["likely"]
     named = market_data["evidence"].get("competitors") or []
     n_named = len(named)
@@ -349,7 +352,8 @@ def synthesize_competitors(request: dict[str, Any], market_data: dict[str, Any],
             if name.lower() not in used:
                 break
         used.add(name.lower())
-        out.append({"name": name, "price": float(price * rng.lognormal(0.0, 0.35)), "share": None,
+        out.append({"name": name, "price": float(price * rng.lognormal(0.0, 0.35) * jitter.lognormal(0.0, 0.03)),
+                    "share": None,
                     "strength": float(np.clip(rng.normal(0.0, 0.35), -1.0, 1.0)), "strengths": [],
                     "source": "synthetic"})
 

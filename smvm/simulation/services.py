@@ -289,14 +289,15 @@ def run_simulation(config: dict[str, Any], *, progress: Callable[[float], None] 
     be_counts = np.bincount(pooled["breakeven_month"].astype(np.int64), minlength=NEVER + 1)
     be_cdf = np.cumsum(be_counts[1:HORIZON + 1]) / total
     monthly = [r["monthly"] for r in results if "monthly" in r]
-    fans = {}
-    for key in ("revenue", "customers", "cash"):
+    fans: dict[str, Any] | None = {} if monthly else None
+    for key in ("revenue", "customers", "cash") if monthly else ():
         mat = np.concatenate([m[key] for m in monthly], axis=1)
         q = np.percentile(mat, PERCENTILES, axis=1)
         fans[key] = {f"p{p}": q[i].tolist() for i, p in enumerate(PERCENTILES)}
         fans[key]["mean"] = mat.mean(axis=1).tolist()
-    fans["months"] = list(range(1, HORIZON + 1))
-    fans["paths"] = int(sum(m["revenue"].shape[1] for m in monthly))
+    if fans is not None:
+        fans["months"] = list(range(1, HORIZON + 1))
+        fans["paths"] = int(sum(m["revenue"].shape[1] for m in monthly))
 
     if progress is not None:
         progress(1.0)
