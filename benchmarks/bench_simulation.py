@@ -1,0 +1,134 @@
+"""Simulation benchmark (`python -m benchmarks.bench_simulation`): 1M paths end to end, RNG floor, memory, default run, Sobol."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import numpy as np
+
+from benchmarks.ideas import load_ideas, to_request
+from smvm.market.services import ingest_market_data, synthesize_competitors, synthesize_personas
+from smvm.simulation import services as sim
+from smvm.simulation.sobol import sobol_points
+
+IDEA = "mid_legal_docs"
+THREADS = 2
+
+
+def _config(iterations: int, **kwargs: Any) -> dict[str, Any]:
+    body = dict(load_ideas())[IDEA]
+    req = to_request(body, seed=42)
+    md = ingest_market_data(req)
+    personas = synthesize_personas(req, md, count=5, seed=42)
+    comps = synthesize_competitors(req, md, count=10, seed=42)
+    return sim.build_simulation_config(req, md, personas, comps, iterations=iterations, seed=42, **kwargs)
+
+
+def _machine() -> dict[str, Any]:
+    info: dict[str, Any] = {"python": platform.python_version(), "numpy": np.__version__,
+                            "platform": platform.platform(), "cpus": os.cpu_count()}
+    try:
+        import scipy
+
+        info["scipy"] = scipy.__version__
+        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout
+        for line in out.splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() in ("Model name", "CPU(s)", "Thread(s) per core", "L2 cache", "L3 cache",
+                               "Hypervisor vendor"):
+                info[key.strip()] = value.strip()
+    except (OSError, ImportError):
+        pass
+    return info
+
+
+def _rng_floor(n: int, d: int, chunk: int, sampler: str) -> float:
+    """Wall time to merely draw the same variates as the run: uniforms for the inputs plus 36 normals a path."""
+
+    def draw(k: int) -> None:
+        size = min(chunk, n - k * chunk)
+        ss = np.random.SeedSequence(42, spawn_key=(k,))
+        s_u, s_z = ss.spawn(2)
+        if sampler == "sobol":
+            sobol_points(size, d, np.random.default_rng(s_u))
+        else:
+            np.random.default_rng(s_u).random((size, d))
+        np.random.default_rng(s_z).standard_normal((36, size))
+
+    chunks = range((n + chunk - 1) // chunk)
+    with ThreadPoolExecutor(THREADS) as pool:
+        list(pool.map(draw, chunks))
+        start = time.perf_counter()
+        list(pool.map(draw, chunks))
+    return time.perf_counter() - start
+
+
+def _child_1m(sampler: str) -> None:
+    cfg = _config(sim.MAX_ITERATIONS, sampler=sampler, analyses={"scenarios": False})
+    small = _config(1000, sampler=sampler)
+    sim.run_simulation(small, threads=THREADS)  # warm imports and caches, as a worker would be
+    start = time.perf_counter()
+    res = sim.run_simulation(cfg, threads=THREADS)
+    wall = time.perf_counter() - start
+    floor = _rng_floor(res["paths"]["used"], len(cfg["inputs"]), cfg["paths"]["chunk_size"], sampler)
+    print(json.dumps({"wall_s": wall, "paths": res["paths"]["used"], "rng_floor_s": floor,
+                      "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0}))
+
+
+def _timed(fn: Any, repeat: int) -> dict[str, float]:
+    fn()
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return {"median_ms": statistics.median(times) * 1000, "min_ms": min(times) * 1000}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--child-1m", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--sampler", default="sobol", choices=("sobol", "mc"))
+    parser.add_argument("--repeat", type=int, default=7)
+    args = parser.parse_args()
+    if args.child_1m:
+        _child_1m(args.sampler)
+        return
+
+    print("machine:", json.dumps(_machine()))
+    default = _config(1000)
+    core = _config(1000, analyses={"sensitivity": False, "scenarios": False})
+    full = _timed(lambda: sim.run_simulation(default, threads=THREADS), args.repeat)
+    main_only = _timed(lambda: sim.run_simulation(core, threads=THREADS), args.repeat)
+    plan = sim._Plan(default)
+    sobol = _timed(lambda: sim._sobol_indices(plan, sim.SOBOL_N), args.repeat)
+    print(f"default decision-grade run ({default['paths']['initial']:,} RQMC paths, {THREADS} threads): "
+          f"{main_only['median_ms']:.0f} ms median (min {main_only['min_ms']:.0f}) for the simulation and statistics; "
+          f"{full['median_ms']:.0f} ms median (min {full['min_ms']:.0f}) with tornado, Sobol and 8 scenarios")
+    print(f"Sobol S1/ST with CIs, {len(default['inputs']) + 1} inputs (15 + grouped monthly shocks), "
+          f"n={sim.SOBOL_N} ({sim.SOBOL_N * (len(default['inputs']) + 4):,} model evaluations): "
+          f"{sobol['median_ms']:.0f} ms median")
+
+    child = subprocess.run([sys.executable, "-m", "benchmarks.bench_simulation", "--child-1m", "--sampler",
+                            args.sampler], capture_output=True, text=True, check=True)
+    one_m = json.loads(child.stdout.strip().splitlines()[-1])
+    print(f"1M paths x 36 months end to end ({one_m['paths']:,} paths, {args.sampler}, sampling + copula + "
+          f"simulation + percentiles + fan + rank importance + failure drivers + tornado + Sobol, {THREADS} "
+          f"threads, fresh process): {one_m['wall_s']:.2f} s")
+    print(f"RNG floor (drawing the same variates only): {one_m['rng_floor_s']:.3f} s; ratio "
+          f"{one_m['wall_s'] / one_m['rng_floor_s']:.1f}x")
+    print(f"peak RSS of the 1M-path process: {one_m['peak_rss_mb']:.0f} MB")
+
+
+if __name__ == "__main__":
+    main()
