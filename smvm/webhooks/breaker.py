@@ -11,30 +11,6 @@ _PREFIX = "smvm:breaker:"
 #: Idle breaker keys expire so a destination seen once does not linger in Redis forever.
 _KEY_TTL_SECONDS = 7 * 24 * 3600
 
-# INCR the failure count; open (or re-open after a failed probe) once the threshold is reached. Atomic in Redis,
-# so two workers failing at once cannot both miss the threshold.
-_RECORD_FAILURE = """
-local failures = redis.call('INCR', KEYS[1])
-redis.call('EXPIRE', KEYS[1], ARGV[3])
-local open_until = redis.call('GET', KEYS[2])
-if open_until or failures >= tonumber(ARGV[1]) then
-    redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[3])
-    redis.call('DEL', KEYS[3])
-    if open_until then return 2 end
-    return 1
-end
-return 0
-"""
-
-# Success closes the breaker; answers whether it had been open, so the caller can redrive dead letters.
-_RECORD_SUCCESS = """
-local was_open = redis.call('GET', KEYS[2])
-redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
-if was_open then return 1 end
-return 0
-"""
-
-
 @dataclasses.dataclass(frozen=True)
 class Permit:
     """May this delivery go now? If not, ``retry_at`` (epoch seconds) is when the breaker may let it through."""
@@ -54,15 +30,13 @@ class CircuitBreaker:
         self.threshold = threshold
         self.cooldown = cooldown
         self._clock = clock
-        self._failure = redis_client.register_script(_RECORD_FAILURE)
-        self._success = redis_client.register_script(_RECORD_SUCCESS)
 
     @staticmethod
     def _keys(host: str) -> list[str]:
         return [f"{_PREFIX}{host}:failures", f"{_PREFIX}{host}:open_until", f"{_PREFIX}{host}:probe"]
 
     def state(self, host: str) -> str:
-        failures_key, open_key, _ = self._keys(host)
+        _, open_key, _ = self._keys(host)
         open_until = self._redis.get(open_key)
         if open_until is None:
             return "closed"
@@ -82,11 +56,28 @@ class CircuitBreaker:
         return Permit(False, retry_at=now + max(self.cooldown / 2, 0.5))
 
     def record_failure(self, host: str) -> bool:
-        """:returns: ``True`` when this failure opened (or re-opened) the breaker."""
-        opened_until = self._clock() + self.cooldown
-        result = self._failure(keys=self._keys(host), args=[self.threshold, repr(opened_until), _KEY_TTL_SECONDS])
-        return int(result) > 0
+        """:returns: ``True`` when this failure opened (or re-opened, after a failed probe) the breaker."""
+        failures_key, open_key, probe_key = self._keys(host)
+        # INCR is atomic, so concurrent failures from several workers are all counted; two workers crossing the
+        # threshold together both write the same kind of open_until, which is harmless.
+        pipe = self._redis.pipeline()
+        pipe.incr(failures_key)
+        pipe.expire(failures_key, _KEY_TTL_SECONDS)
+        pipe.get(open_key)
+        failures, _, open_until = pipe.execute()
+        if open_until is None and int(failures) < self.threshold:
+            return False
+        pipe = self._redis.pipeline()
+        pipe.set(open_key, repr(self._clock() + self.cooldown), ex=_KEY_TTL_SECONDS)
+        pipe.delete(probe_key)
+        pipe.execute()
+        return True
 
     def record_success(self, host: str) -> bool:
         """:returns: ``True`` when this success closed a breaker that was open or half-open."""
-        return bool(int(self._success(keys=self._keys(host), args=[])))
+        failures_key, open_key, probe_key = self._keys(host)
+        pipe = self._redis.pipeline()
+        pipe.get(open_key)
+        pipe.delete(failures_key, open_key, probe_key)
+        was_open, _ = pipe.execute()
+        return was_open is not None

@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from smvm.webhooks.payloads import alerts_for_event, build_sync_v1, build_update_v1, encode
+
+pytestmark = pytest.mark.unit
+
+T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+RUN = {
+    "run_id": "RUN-1", "validation_id": "VAL-1-001", "project_id": "P1", "correlation_id": "c-1",
+    "status": "RUNNING", "current_stage": "decision_analysis", "created_at": T0,
+    "estimated_completion": T0 + dt.timedelta(seconds=100), "deadline_at": T0 + dt.timedelta(hours=1),
+    "request": {"configuration": {"simulation_iterations": 1000}}, "validation": {},
+}
+STAGES = [{"name": "idea_validation", "status": "SUCCEEDED", "attempt": 1, "duration_ms": 5, "result": {"x": 1}},
+          {"name": "data_ingestion", "status": "RUNNING", "attempt": 1, "duration_ms": None, "result": None}]
+
+
+def _event(kind: str, stage: str | None = None, data: dict | None = None) -> dict:
+    return {"id": 7, "at": "2026-01-01T00:00:05Z", "kind": kind, "stage": stage, "data": data or {}}
+
+
+def test_update_has_the_seed_fields() -> None:
+    payload = build_update_v1(RUN, _event("STAGE_STARTED", "data_ingestion"), STAGES)
+    assert payload["status"] == "running" and payload["progress"] == round(1 / 7, 4)
+    assert payload["current_stage"] == "data_ingestion" and payload["step_name"]
+    assert payload["stage_results"] == {"idea_validation": {"status": "succeeded", "attempt": 1, "duration_ms": 5,
+                                                            "summary": {"x": 1}}}
+    assert payload["estimated_completion"] == "2026-01-01T00:01:40Z" and payload["timestamp"] == "2026-01-01T00:00:05Z"
+    assert "decision" not in payload
+
+
+def test_decision_ready_carries_the_decision() -> None:
+    decision = {"recommendation": "GO", "confidence": 0.8, "critical_success_factors": ["a"], "score": 71}
+    payload = build_update_v1(RUN, _event("DECISION_READY", "decision_analysis"), STAGES, decision)
+    assert payload["status"] == "DECISION_READY"
+    assert payload["decision"]["critical_success_factors"] == ["a"] and payload["decision"]["recommendation"] == "GO"
+
+
+def _alerts(event: dict, decision: dict | None = None, now: dt.datetime = T0) -> list[str]:
+    return [a[0] for a in alerts_for_event(RUN, event, decision=decision, now=now, quality_threshold=0.5, slip_factor=1.5)]
+
+
+@pytest.mark.parametrize(
+    "event, decision, now, expected",
+    [
+        (_event("STAGE_COMPLETED", "data_ingestion", {"summary": {"data_quality": 0.3}}), None, T0, ["quality_warning"]),
+        (_event("STAGE_COMPLETED", "data_ingestion", {"summary": {"data_quality": 0.8}}), None, T0, []),
+        (_event("DECISION_READY", "decision_analysis"), {"recommendation": "KILL"}, T0, ["risk_escalation"]),
+        (_event("DECISION_READY", "decision_analysis"),
+         {"recommendation": "GO", "risk_assessment": {"market": {"level": "high"}}}, T0, ["risk_escalation"]),
+        (_event("DECISION_READY", "decision_analysis"), {"recommendation": "GO"}, T0, []),
+        (_event("RUN_INCOMPLETE"), None, T0, ["timeline_slip"]),
+        (_event("STAGE_COMPLETED", "persona_synthesis"), None, T0 + dt.timedelta(seconds=151), ["timeline_slip"]),
+        (_event("STAGE_COMPLETED", "persona_synthesis"), None, T0 + dt.timedelta(seconds=149), []),
+        (_event("STAGE_COMPLETED", "market_simulation", {"summary": {"paths": 500}}), None, T0, ["resource_constraint"]),
+    ],
+)
+def test_alert_triggers(event: dict, decision: dict | None, now: dt.datetime, expected: list[str]) -> None:
+    assert _alerts(event, decision, now) == expected
+
+
+def test_sync_payload_has_every_seed_file_and_encodes_stably() -> None:
+    payload = build_sync_v1(RUN, {"decision_output": {"recommendation": "GO"}}, "2026-02-01T02:00:00Z")
+    assert set(payload["files"]) == {"decision_output", "validation_report", "simulation_results", "personas_output",
+                                     "competitors_output", "run_metadata", "events_log"}
+    assert payload["project_id"] == "P1" and payload["run_id"] == "RUN-1"
+    assert encode(payload) == encode(dict(reversed(list(payload.items()))))

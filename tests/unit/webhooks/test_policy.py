@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+import pytest
+
+from smvm.config import Settings
+from smvm.webhooks.errors import DestinationRejectedError
+from smvm.webhooks.policy import check_destination
+
+pytestmark = pytest.mark.unit
+
+STRICT = Settings()
+
+
+def _resolver(address: str):
+    return lambda host, port: [address]
+
+
+@pytest.mark.parametrize(
+    "url, address",
+    [
+        ("http://hooks.example.com/x", "93.184.216.34"),  # plain http
+        ("https://hooks.example.com/x", "127.0.0.1"),
+        ("https://hooks.example.com/x", "10.1.2.3"),
+        ("https://hooks.example.com/x", "192.168.0.5"),
+        ("https://hooks.example.com/x", "169.254.169.254"),  # cloud metadata
+        ("https://hooks.example.com/x", "100.64.0.1"),  # CGNAT
+        ("https://hooks.example.com/x", "::1"),
+        ("https://hooks.example.com/x", "fd00::1"),
+        ("https://hooks.example.com/x", "fe80::1"),
+        ("https://hooks.example.com/x", "::ffff:127.0.0.1"),  # IPv4-mapped loopback
+        ("https://user:pw@hooks.example.com/x", "93.184.216.34"),
+        ("ftp://hooks.example.com/x", "93.184.216.34"),
+    ],
+)
+def test_rejected(url: str, address: str) -> None:
+    with pytest.raises(DestinationRejectedError):
+        check_destination(url, STRICT, _resolver(address))
+
+
+def test_public_https_passes_and_pins_the_checked_address() -> None:
+    destination = check_destination("https://hooks.example.com:8443/tb?x=1", STRICT, _resolver("93.184.216.34"))
+    assert destination.address == "93.184.216.34" and destination.port == 8443
+    assert destination.path == "/tb?x=1" and destination.key == "hooks.example.com:8443"
+
+
+def test_allowed_hosts_and_http_in_development() -> None:
+    settings = Settings(callback_allow_http=True, callback_allowed_hosts=("127.0.0.1",))
+    assert check_destination("http://127.0.0.1:9000/cb", settings, _resolver("127.0.0.1")).port == 9000
+
+
+def test_trusted_operator_url_may_be_internal() -> None:
+    assert check_destination("https://tb.internal/", STRICT, _resolver("10.0.0.7"), trusted=True).address == "10.0.0.7"
