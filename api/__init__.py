@@ -64,6 +64,9 @@ def register_blueprints(app: Flask) -> None:
     metrics.init_app(app)  # /metrics and per-route HTTP latency; see docs/operations.md
     app.register_blueprint(health.bp)
     app.register_blueprint(validation.bp)
+    from api import admin
+
+    app.register_blueprint(admin.bp)
 
 
 def register_error_handlers(app: Flask) -> None:

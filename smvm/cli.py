@@ -104,6 +104,9 @@ def build_parser() -> argparse.ArgumentParser:
     db_commands = db.add_subparsers(dest="db_command", required=True)
     db_upgrade = db_commands.add_parser("upgrade", help="apply pending migrations (idempotent, concurrency-safe)")
     db_upgrade.set_defaults(handler=_cmd_db_upgrade)
+    from smvm.webhooks import cli as dlq_cli
+
+    dlq_cli.register(commands)  # smvm dlq list|show|replay|purge
     return parser
 
 
