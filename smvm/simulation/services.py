@@ -22,7 +22,7 @@ CHUNK_SIZE = 8_192
 EXTENSION_CAP = 262_144
 FAN_PATHS = 16_384
 IMPORTANCE_PATHS = 65_536
-SCENARIO_PATHS = 8_192
+SCENARIO_PATHS = 4_096
 SOBOL_N = 2_048
 PERCENTILES = (5, 10, 50, 90, 95)
 # Sobol dimensions go to the inputs with the most variance first: RQMC's gain concentrates in leading dimensions.
