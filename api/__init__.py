@@ -6,6 +6,9 @@ from collections.abc import Callable
 
 from flask import Flask
 
+from api import observability
+from smvm.auth.idempotency import IdempotencyStore
+from smvm.auth.services import TokenStore
 from smvm.config import Settings
 from smvm.runs.services import RunStore
 from smvm.store.db import Database
@@ -26,8 +29,11 @@ def create_app(
     app.config["SMVM_SETTINGS"] = settings
     app.config["MAX_CONTENT_LENGTH"] = 1024 * 1024
     app.json.sort_keys = False  # type: ignore[attr-defined]
+    observability.init_app(app)  # first, so every later hook (auth, limits, errors) logs JSON with the correlation id
     register_extensions(app, settings, store, enqueue)
+    register_security(app, settings)
     register_blueprints(app)
+    register_rate_limits(app, settings)
     register_error_handlers(app)
     return app
 
@@ -48,6 +54,20 @@ def register_extensions(
         enqueue = _celery_enqueue(settings)
     app.extensions["smvm.store"] = store
     app.extensions["smvm.enqueue"] = enqueue
+    app.extensions["smvm.tokens"] = TokenStore(store.db)
+    app.extensions["smvm.idempotency"] = IdempotencyStore(store.db)
+
+
+def register_security(app: Flask, settings: Settings) -> None:
+    from api import security
+
+    security.init_app(app, settings)
+
+
+def register_rate_limits(app: Flask, settings: Settings) -> None:
+    from api import security
+
+    security.apply_rate_limits(app, settings)
 
 
 def _celery_enqueue(settings: Settings) -> Callable[[str], object]:

@@ -9,7 +9,7 @@ from typing import Any
 from flask import Flask, g, request
 from werkzeug.exceptions import HTTPException
 
-from smvm.errors import SmvmError
+from smvm.errors import AuthenticationError, MaintenanceError, SmvmError
 
 log = logging.getLogger(__name__)
 
@@ -50,13 +50,22 @@ def envelope(status: int, code: str, message: str, details: dict[str, Any] | Non
     return body, status
 
 
-def _handle_domain(error: SmvmError) -> tuple[dict[str, Any], int]:
-    if error.status >= 500:
+def _handle_domain(error: SmvmError) -> tuple[dict[str, Any], int, dict[str, str]]:
+    if error.status >= 500 and not isinstance(error, MaintenanceError):
         log.error("smvm.api.error", exc_info=error)
     body, status = envelope(error.status, error.code, error.message, error.details, error.run_id)
-    if status == 503:
-        return body, status, {"Retry-After": "5"}  # type: ignore[return-value]
-    return body, status
+    headers: dict[str, str] = {}
+    if isinstance(error, AuthenticationError):
+        reason = error.details.get("reason", "invalid_token")
+        # RFC 6750: no error attribute when the client sent no credentials at all.
+        headers["WWW-Authenticate"] = (
+            'Bearer realm="smvm"' if reason == "missing_token" else 'Bearer realm="smvm", error="invalid_token"'
+        )
+    if isinstance(error, MaintenanceError):
+        headers["Retry-After"] = str(error.retry_after)
+    elif status == 503:
+        headers["Retry-After"] = "5"
+    return body, status, headers
 
 
 def _handle_http(error: HTTPException) -> tuple[dict[str, Any], int]:

@@ -10,9 +10,10 @@ from typing import Any
 from flask import Blueprint, Response, current_app, request
 from marshmallow import Schema, ValidationError
 
+from api import security
 from smvm.artifacts import PUBLIC_ARTIFACTS
 from smvm.errors import ArtifactNotFoundError, RequestValidationError
-from smvm.intake.services import parse_request
+from smvm.intake.services import check_callback_url, parse_request
 from smvm.runs import views
 from smvm.runs.schemas import CancelSchema, CompleteSchema, FinalizeSchema, ListQuerySchema
 from smvm.runs.services import RunStore
@@ -63,6 +64,8 @@ def create_run() -> tuple[dict[str, Any], int, dict[str, str]]:
     """T0: validate the idea, record the run, then enqueue its pipeline (after commit)."""
     settings = current_app.config["SMVM_SETTINGS"]
     normalized = parse_request(_json_body(), max_iterations=settings.max_iterations)
+    security.ensure_may_submit(normalized["project_id"])
+    check_callback_url(normalized, settings)
     run, created = _store().create_run(normalized)
     headers = {"Location": f"/api/v1/validation/{run['run_id']}/status"}
     if created:
@@ -81,7 +84,7 @@ def list_runs() -> dict[str, Any]:
     if unknown:
         raise RequestValidationError("Unknown query parameter.", details={name: ["Unknown field."] for name in sorted(unknown)})
     query = _load(list_query_schema, request.args.to_dict())
-    runs, total = _store().list_runs(**query)
+    runs, total = _store().list_runs(**query, project_patterns=security.project_patterns())
     return {
         "runs": [views.run_summary(run) for run in runs],
         "total": total,
@@ -93,13 +96,14 @@ def list_runs() -> dict[str, Any]:
 @bp.get("/<identifier>/status")
 def status(identifier: str) -> dict[str, Any]:
     run, stages = _store().detail(identifier)
-    return views.status_view(run, stages)
+    return views.status_view(security.ensure_visible(run), stages)
 
 
 @bp.get("/<identifier>/results")
 def results(identifier: str) -> tuple[dict[str, Any], int]:
     store = _store()
     run, stages = store.detail(identifier)
+    security.ensure_visible(run)
     if run["status"] in ("INITIATED", "RUNNING"):
         return views.status_view(run, stages), 202
     body = views.results_view(
@@ -111,7 +115,7 @@ def results(identifier: str) -> tuple[dict[str, Any], int]:
 @bp.get("/<identifier>/gate")
 def gate(identifier: str) -> dict[str, Any]:
     store = _store()
-    run = store.resolve(identifier)
+    run = security.ensure_visible(store.resolve(identifier))
     decision = None
     if run["recommendation"] is not None:
         try:
@@ -125,6 +129,7 @@ def gate(identifier: str) -> dict[str, Any]:
 def complete(identifier: str) -> dict[str, Any]:
     payload = _load(complete_schema, _json_body(optional=True))
     store = _store()
+    security.ensure_visible(store.resolve(identifier))
     run = store.mark_complete(identifier, payload)
     return views.status_view(*store.detail(run["run_id"])) | {"completion": run["completion"]}
 
@@ -133,6 +138,7 @@ def complete(identifier: str) -> dict[str, Any]:
 def finalize(identifier: str) -> dict[str, Any]:
     payload = _load(finalize_schema, _json_body(optional=True))
     store = _store()
+    security.ensure_visible(store.resolve(identifier))
     run = store.finalize(identifier, payload)
     smvm_word = {"GO": "go", "PIVOT": "pivot", "KILL": "no_go"}.get(run["recommendation"] or "")
     return views.status_view(*store.detail(run["run_id"])) | {
@@ -146,6 +152,7 @@ def finalize(identifier: str) -> dict[str, Any]:
 def cancel(identifier: str) -> dict[str, Any]:
     payload = _load(cancel_schema, _json_body(optional=True))
     store = _store()
+    security.ensure_visible(store.resolve(identifier))
     run = store.cancel(identifier, payload["reason"])
     return views.status_view(*store.detail(run["run_id"]))
 
@@ -153,7 +160,7 @@ def cancel(identifier: str) -> dict[str, Any]:
 @bp.get("/<identifier>/artifacts/<path:name>")
 def artifact(identifier: str, name: str) -> Response:
     store = _store()
-    run = store.resolve(identifier)
+    run = security.ensure_visible(store.resolve(identifier))
     relative = PUBLIC_ARTIFACTS.get(name, name)
     if relative not in PUBLIC_ARTIFACTS.values():
         raise ArtifactNotFoundError(f"no artifact named {name!r}", details={"name": name, "available": sorted(PUBLIC_ARTIFACTS)})

@@ -10,6 +10,7 @@ from typing import Any
 
 from smvm.config import Settings
 from smvm.errors import SmvmError
+from smvm.privacy import cli as privacy_cli
 
 
 def _load_json(path: str) -> Any:
@@ -104,6 +105,11 @@ def build_parser() -> argparse.ArgumentParser:
     db_commands = db.add_subparsers(dest="db_command", required=True)
     db_upgrade = db_commands.add_parser("upgrade", help="apply pending migrations (idempotent, concurrency-safe)")
     db_upgrade.set_defaults(handler=_cmd_db_upgrade)
+    privacy_cli.register(commands)  # smvm erase
+
+    from smvm.auth import cli as tokens_cli
+
+    tokens_cli.register(commands)
     from smvm.webhooks import cli as dlq_cli
 
     dlq_cli.register(commands)  # smvm dlq list|show|replay|purge

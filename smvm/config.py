@@ -86,6 +86,22 @@ class Settings:
     # Liveness/readiness files for processes without an HTTP server (workers, beat); see workers/probes.py.
     probe_dir: Path = Path("var/probes")
 
+    # --- Access (see smvm/auth) ---
+    auth_required: bool = True
+    # /metrics stays open for scrapers unless set false (then it needs a runs:admin token).
+    metrics_public: bool = True
+    # The seed's per-token limits; any "N/second|minute|hour" string flask-limiter understands.
+    rate_limit_create: str = "100/minute"
+    rate_limit_status: str = "1000/minute"
+    rate_limit_results: str = "100/minute"
+    rate_limit_complete: str = "50/minute"
+    rate_limit_finalize: str = "20/minute"
+    rate_limit_default: str = "300/minute"
+    idempotency_retention_hours: float = 48.0
+    # Writes answer 503 with Retry-After while set; reads and health keep working.
+    maintenance_mode: bool = False
+    maintenance_retry_after_seconds: int = 600
+
     @property
     def is_development(self) -> bool:
         return self.env in {"development", "test"}

@@ -63,3 +63,40 @@ class StageFailedError(SmvmError):
 class DependencyUnavailableError(SmvmError):
     status = 503
     code = "SERVICE_UNAVAILABLE"
+
+
+class AuthenticationError(SmvmError):
+    """Missing, malformed, unknown, expired or revoked bearer token (401 with WWW-Authenticate)."""
+
+    status = 401
+    code = "UNAUTHORIZED"
+
+
+class PermissionDeniedError(SmvmError):
+    status = 403
+    code = "FORBIDDEN"
+
+
+class IdempotencyKeyReusedError(SmvmError):
+    """The Idempotency-Key was used before with a different request."""
+
+    status = 409
+    code = "IDEMPOTENCY_KEY_REUSED"
+
+
+class IdempotencyKeyInUseError(SmvmError):
+    """A request with this Idempotency-Key is still being processed."""
+
+    status = 409
+    code = "IDEMPOTENCY_KEY_IN_USE"
+
+
+class MaintenanceError(SmvmError):
+    """Writes are paused (maintenance); ``retry_after`` says for how many seconds."""
+
+    status = 503
+    code = "MAINTENANCE"
+
+    def __init__(self, message: str, *, retry_after: int, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message, details=details)
+        self.retry_after = retry_after

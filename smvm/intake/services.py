@@ -9,8 +9,12 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError
 
+from smvm.config import Settings
 from smvm.errors import RequestValidationError
 from smvm.intake.schemas import CanonicalRequestSchema, LegacyRequestSchema, TractionBuildProjectSchema
+from smvm.privacy.services import scrub_request
+from smvm.webhooks.errors import DestinationRejectedError
+from smvm.webhooks.policy import check_destination
 
 GATE_MIN_TAM = 1_000_000  # the seed's T0+3 gate: "Market Size: >= $1M TAM validation"
 _VAGUE_WORDS = {"thing", "stuff", "something", "app", "platform", "idea", "etc", "whatever", "tbd", "todo"}
@@ -52,7 +56,7 @@ def parse_request(body: Any, *, max_iterations: int = 1_000_000) -> dict[str, An
     errors = _market_size_errors(request["idea"], prefix="business_idea" if "business_idea" in body else "idea")
     if errors:
         raise RequestValidationError("Market sizes are inconsistent.", details=errors)
-    return request
+    return scrub_request(request)  # PII never gets past intake: not into rows, events, artifacts or logs
 
 
 def _flatten(messages: Any, prefix: str = "") -> dict[str, list[str]]:
@@ -139,3 +143,18 @@ def validate_idea(request: dict[str, Any]) -> dict[str, Any]:
         "issues": issues,
         "recommendations": recommendations,
     }
+
+
+def check_callback_url(request: dict[str, Any], settings: Settings) -> None:
+    """Apply the SSRF policy to the callback URL at submission (delivery checks it again at send time).
+
+    :raises RequestValidationError: naming the callback field and the rule it broke.
+    """
+    url = request["metadata"].get("callback_url")
+    if not url:
+        return
+    field = "metadata.callback_url" if request["metadata"]["request_shape"] == "canonical" else "callback_url"
+    try:
+        check_destination(url, settings)
+    except DestinationRejectedError as exc:
+        raise RequestValidationError("callback_url is not an allowed destination.", details={field: [exc.message]}) from exc

@@ -6,11 +6,12 @@ import dataclasses
 import datetime as dt
 import logging
 import platform
+import re
 from typing import Any
 
 import psycopg2.extras
 
-from smvm import __version__
+from smvm import __version__, logs
 from smvm.artifacts import RunDirectory, dump_json
 from smvm.config import Settings
 from smvm.errors import InvalidTransitionError, RunConflictError, RunNotFoundError
@@ -23,6 +24,7 @@ from smvm.webhooks.services import Outbox
 
 log = logging.getLogger(__name__)
 
+_LOOKUP_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,159}")
 _RUN_COLUMNS = (
     "run_id, validation_id, project_id, status, request, response, validation, seed, run_dir, correlation_id,"
     " callback_url, current_stage, recommendation, confidence, completion, finalization, error, created_at,"
@@ -167,6 +169,9 @@ class RunStore:
 
         :raises RunNotFoundError: when neither matches.
         """
+        # Ids are path-safe by construction; anything else (NUL bytes, traversal) cannot exist, so skip the query.
+        if not _LOOKUP_ID.fullmatch(identifier):
+            raise RunNotFoundError(f"no validation run {identifier[:140]!r}", details={"id": identifier[:140]})
         with self.db.transaction() as cur:
             cur.execute(
                 f"SELECT {_RUN_COLUMNS} FROM runs WHERE run_id = %s OR validation_id = %s LIMIT 1",
@@ -198,8 +203,14 @@ class RunStore:
         created_before: dt.datetime | None = None,
         limit: int = 20,
         offset: int = 0,
+        project_patterns: list[str] | None = None,
     ) -> tuple[list[dict[str, Any]], int]:
-        clauses, params = [], []
+        """Newest first; ``project_patterns`` (SQL LIKE) restricts to the projects a token may see."""
+        clauses: list[str] = []
+        params: list[Any] = []
+        if project_patterns is not None:
+            clauses.append("project_id LIKE ANY (%s)")
+            params.append(project_patterns)
         for column, value in (("project_id", project_id), ("status", status), ("recommendation", recommendation)):
             if value is not None:
                 clauses.append(f"{column} = %s")
@@ -251,8 +262,10 @@ class RunStore:
             "validation": validation,
             "seed": configuration["seed"],
             "run_dir": str(run_dir.path),
-            "correlation_id": request.get("correlation_id"),
+            # The body's correlation id, else the one the caller bound for this request (the API's X-Correlation-ID).
+            "correlation_id": request.get("correlation_id") or logs.current().get("correlation_id"),
             "callback_url": request["metadata"].get("callback_url"),
+            "submitter_hash": request["metadata"].get("submitter_hash"),
             "created_at": now,
             "updated_at": now,
             "estimated_completion": estimated,

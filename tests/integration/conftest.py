@@ -68,6 +68,8 @@ def redis_url() -> str:
 def stack_settings(database_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
     return Settings(
         env="test",
+        # The shared stack tests the pipeline; tests/integration/test_security.py runs its own with auth on.
+        auth_required=False,
         database_url=database_url,
         broker_url=redis_url,
         redis_url=redis_url,

@@ -1,0 +1,1 @@
+"""Bearer tokens with scopes and project patterns, the audit trail, and idempotency keys."""
