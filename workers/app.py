@@ -12,7 +12,7 @@ CALLBACKS_QUEUE = "smvm.callbacks"
 MAINTENANCE_QUEUE = "smvm.maintenance"
 QUEUES = (PIPELINE_QUEUE, SIMULATION_QUEUE, CALLBACKS_QUEUE, MAINTENANCE_QUEUE)
 
-TASK_MODULES = ("workers.tasks", "workers.maintenance", "workers.probes", "workers.callbacks")
+TASK_MODULES = ("workers.tasks", "workers.maintenance", "workers.probes", "workers.callbacks", "workers.signals")
 
 
 def celery_config(settings: Settings) -> dict[str, object]:

@@ -7,6 +7,7 @@ import threading
 import time
 from types import TracebackType
 
+from smvm import logs
 from smvm.pipeline.stages import STAGES_BY_NAME, StageContext
 from smvm.runs.services import RunStore
 from smvm.store.db import TRANSIENT_DB_ERRORS
@@ -60,6 +61,8 @@ def execute_stage(store: RunStore, run_id: str, stage_name: str, *, worker: str 
         log.info("smvm.stage.skipped", extra={"run_id": run_id, "stage": stage_name})
         return None
     run, attempt = claimed
+    # The run row's correlation id wins over the message header: sweeper re-enqueues carry no header.
+    logs.bind(correlation_id=run.get("correlation_id"), run_id=run_id, stage=stage_name, attempt=attempt)
     context = StageContext(run=run, request=run["request"], run_dir=store.run_directory(run))
     started = time.monotonic()
     with _Heartbeat(store, run_id, stage_name, attempt):

@@ -1,0 +1,261 @@
+"""Find and mask PII in free text, pseudonymise submitters, and erase a data subject's runs and files."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import re
+import shutil
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import psycopg2.extras
+
+from smvm.artifacts import run_directory_path
+from smvm.config import Settings
+from smvm.store.db import Database
+
+log = logging.getLogger(__name__)
+
+HASH_PREFIX = "sha256:"
+
+#: Fields of the normalized request that must keep their exact value: they are routing keys or URLs we call,
+#: not free text (a callback URL with a masked segment would break delivery).
+KEEP_FIELDS = frozenset({"callback_url", "project_id", "run_id", "correlation_id", "initiated_at", "submitter_hash"})
+
+
+def _luhn_ok(digits: str) -> bool:
+    total = 0
+    for index, char in enumerate(reversed(digits)):
+        value = int(char)
+        if index % 2:
+            value = value * 2 - 9 if value > 4 else value * 2
+        total += value
+    return total % 10 == 0
+
+
+def _iban_ok(candidate: str) -> bool:
+    compact = candidate.replace(" ", "")
+    rotated = compact[4:] + compact[:4]
+    try:
+        return int("".join(str(int(char, 36)) for char in rotated)) % 97 == 1
+    except ValueError:
+        return False
+
+
+def _digit_count(text: str) -> int:
+    return sum(char.isdigit() for char in text)
+
+
+# Each rule is (label, pattern, replacement or None for "[LABEL]", validator on the match or None).
+# Order matters: secrets first (tokens contain digit runs that would otherwise look like phones or cards),
+# then emails (an address may contain digits), then number-shaped ids from most to least specific.
+_Rule = tuple[str, re.Pattern[str], str | None, Callable[[re.Match[str]], bool] | None]
+_RULES: list[_Rule] = [
+    # key=value secrets: keep the key so the log still says what was there.
+    ("SECRET", re.compile(
+        r"(?i)\b((?:password|passwd|pwd|secret|client_secret|api[_-]?key|access[_-]?key|auth[_-]?token|token)"
+        r"\s*[=:]\s*)(\"[^\"]*\"|'[^']*'|[^\s,;&]+)"), r"\1[SECRET]", None),
+    ("SECRET", re.compile(r"(?i)\b(bearer\s+)[A-Za-z0-9\-._~+/]{8,}=*"), r"\1[SECRET]", None),
+    # Vendor token shapes: Stripe, AWS access key ids, GitHub, Standard Webhooks secrets, Slack, JWTs.
+    ("SECRET", re.compile(
+        r"\b(?:(?:sk|rk|pk)_(?:live|test)_[A-Za-z0-9]{10,}"
+        r"|A(?:KIA|SIA)[0-9A-Z]{16}"
+        r"|gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}"
+        r"|whsec_[A-Za-z0-9+/=]{16,}"
+        r"|xox[abprs]-[A-Za-z0-9-]{10,}"
+        r"|eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,})"), None, None),
+    ("EMAIL", re.compile(r"(?<![\w.+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b"), None, None),
+    # Payment cards: 13-19 digits, optionally grouped by spaces or dashes, issuer digit 2-6, Luhn-valid.
+    # The issuer and Luhn checks keep round money figures (1000000000000) unmasked.
+    # A dash or dot before the digits means an id or a figure (RUN-20240101-120000), not a card.
+    ("CARD", re.compile(r"(?<![\w.,-])[2-6]\d{3}(?:[ -]?\d){9,15}(?![\w.,]\d)"), None,
+     lambda m: 13 <= _digit_count(m.group()) <= 19 and _luhn_ok(re.sub(r"\D", "", m.group()))),
+    # IBAN (bank account, the EU's de-facto personal account id), mod-97 checked.
+    ("IBAN", re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?\b"), None,
+     lambda m: _iban_ok(m.group())),
+    # US SSN, dashed or spaced (a bare 9-digit run is as likely an amount); area 000/666/9xx never issued.
+    ("SSN", re.compile(r"\b(?!000|666|9\d\d)\d{3}([- ])(?!00)\d{2}\1(?!0000)\d{4}\b"), None, None),
+    # UK National Insurance number: two prefix letters (D, F, I, Q, U, V never used), six digits, suffix A-D.
+    ("NI", re.compile(r"\b(?!BG|GB|KN|NK|NT|TN|ZZ)[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?\d{2} ?\d{2} ?\d{2} ?[A-D]\b"),
+     None, None),
+    # Generic government ids: a labelled number ("passport no. X1234567", "tax id: 12-3456789"). Without a label
+    # an id is indistinguishable from a product code, so the label is what makes this safe to mask.
+    ("GOV_ID", re.compile(
+        r"(?i)\b((?:passport|national\s+id|id\s+card|driver'?s?\s+licen[cs]e|tax\s+id|ssn|nif|nie|dni"
+        r"|aadhaar|social\s+security)(?:\s+(?:no\.?|number|#))?\s*[:#]?\s*)((?-i:[A-Z0-9][A-Z0-9 -]{4,18}[A-Z0-9]))\b"),
+     r"\1[GOV_ID]", lambda m: _digit_count(m.group(2)) >= 4),
+    # International phones: a leading + and 9-15 digits in groups (E.164 allows at most 15).
+    ("PHONE", re.compile(r"(?<![\w+])\+\d{1,3}(?:[ .-]?\(?\d{1,5}\)?){1,6}(?![\w])"), None,
+     lambda m: 9 <= _digit_count(m.group()) <= 15),
+    # North American numbers need separators: a bare 10-digit run is more often money than a phone.
+    ("PHONE", re.compile(r"(?<![\w(+-])(?:1[ .-])?(?:\(\d{3}\) ?|\d{3}[ .-])\d{3}[ .-]\d{4}(?![\w-])"), None, None),
+]
+
+
+def find_pii(text: str) -> list[str]:
+    """Labels of the PII kinds present in ``text`` (for tests and for counting), in rule order."""
+    found = []
+    for label, pattern, _, check in _RULES:
+        if any(check is None or check(m) for m in pattern.finditer(text)):
+            found.append(label)
+    return found
+
+
+def mask_text(text: str) -> str:
+    """Replace every PII match in ``text`` by ``[LABEL]``; text without PII comes back unchanged."""
+    for label, pattern, replacement, check in _RULES:
+        def substitute(match: re.Match[str], label: str = label, replacement: str | None = replacement,
+                       check: Callable[[re.Match[str]], bool] | None = check) -> str:
+            if check is not None and not check(match):
+                return match.group()
+            return match.expand(replacement) if replacement else f"[{label}]"
+
+        text = pattern.sub(substitute, text)
+    return text
+
+
+def mask_value(value: Any, keep: Iterable[str] = ()) -> Any:
+    """Mask strings anywhere inside dicts, lists and tuples; keys in ``keep`` keep their values."""
+    keep = frozenset(keep)
+    if isinstance(value, str):
+        return mask_text(value)
+    if isinstance(value, dict):
+        return {key: item if key in keep else mask_value(item, keep) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(mask_value(item, keep) for item in value)
+    return value
+
+
+def hash_submitter(submitter: str) -> str:
+    """``sha256:<hex>`` of the trimmed, lower-cased submitter; a value already hashed is returned as is.
+
+    Unsalted on purpose: ``smvm erase --submitter alice@example.com`` must find the same hash without a key that
+    could be lost or rotated. It pseudonymises (the address is not stored) rather than anonymises.
+    """
+    if submitter.startswith(HASH_PREFIX):
+        return submitter
+    return HASH_PREFIX + hashlib.sha256(submitter.strip().lower().encode()).hexdigest()
+
+
+def scrub_request(request: dict[str, Any]) -> dict[str, Any]:
+    """Mask PII in every free-text field of a normalized request and pseudonymise its submitter.
+
+    ``metadata.initiated_by`` (the legacy ``idea.submitter`` maps to it) becomes its hash, which is also exposed
+    as ``metadata.submitter_hash`` for ``runs.submitter_hash``. Idempotent: scrubbing twice changes nothing.
+    """
+    scrubbed = mask_value(request, keep=KEEP_FIELDS | {"initiated_by"})
+    metadata = scrubbed.get("metadata")
+    if isinstance(metadata, dict):
+        submitter = metadata.get("initiated_by")
+        digest = hash_submitter(submitter) if isinstance(submitter, str) and submitter.strip() else None
+        metadata["initiated_by"] = digest
+        metadata["submitter_hash"] = digest
+    return scrubbed
+
+
+# -- erasure ---------------------------------------------------------------------------------------------------
+
+
+def erase_project(db: Database, settings: Settings, project_id: str, *, requested_by: str = "smvm") -> dict[str, Any]:
+    """Delete every run of ``project_id`` (rows, dependent rows and run directories) and audit the erasure.
+
+    :returns: the audit entry written to ``erasures``.
+    """
+    return _erase(db, settings, "project", project_id, "project_id = %s", project_id, requested_by)
+
+
+def erase_submitter(db: Database, settings: Settings, submitter: str, *, requested_by: str = "smvm") -> dict[str, Any]:
+    """Delete every run submitted by ``submitter`` (a raw identifier or its ``sha256:`` hash) and audit it.
+
+    The audit entry records the hash only, so the erasure log holds no PII.
+
+    :returns: the audit entry written to ``erasures``.
+    """
+    digest = hash_submitter(submitter)
+    return _erase(db, settings, "submitter", digest, "submitter_hash = %s", digest, requested_by)
+
+
+def _erase(db: Database, settings: Settings, scope: str, subject: str, where: str, value: str,
+           requested_by: str) -> dict[str, Any]:
+    with db.transaction() as cur:
+        cur.execute(f"SELECT run_id, project_id, run_dir FROM runs WHERE {where} FOR UPDATE", (value,))
+        runs = list(cur.fetchall())
+        run_ids = [run["run_id"] for run in runs]
+        if run_ids:
+            # Most tables cascade from runs; tables added later by other areas may not, and some hold payload
+            # copies (outbox bodies, idempotent responses), so every table with a run_id column is cleared first.
+            for table in _tables_with_run_id(cur):
+                cur.execute(f'DELETE FROM "{table}" WHERE run_id = ANY(%s)', (run_ids,))
+            cur.execute("DELETE FROM runs WHERE run_id = ANY(%s)", (run_ids,))
+        cur.execute(
+            "INSERT INTO erasures (requested_by, scope, subject, runs_deleted, run_ids) VALUES (%s, %s, %s, %s, %s)"
+            " RETURNING id, at",
+            (requested_by, scope, subject, len(run_ids), psycopg2.extras.Json(run_ids)),
+        )
+        audit = cur.fetchone()
+    # Files go after the commit: a failed transaction must not leave rows pointing at deleted directories.
+    # A crash here leaves orphan directories with no rows, which a re-run of the same erase removes.
+    directories = 0
+    for run in runs:
+        if _remove_run_dir(settings, run):
+            directories += 1
+    entry = {
+        "id": audit["id"],
+        "at": audit["at"].astimezone(dt.UTC).isoformat().replace("+00:00", "Z"),
+        "requested_by": requested_by,
+        "scope": scope,
+        "subject": subject,
+        "runs_deleted": len(run_ids),
+        "directories_deleted": directories,
+        "run_ids": run_ids,
+    }
+    with db.transaction() as cur:
+        cur.execute("UPDATE erasures SET directories_deleted = %s WHERE id = %s", (directories, audit["id"]))
+    if scope == "project":
+        _remove_empty_project_dir(settings, subject)
+    log.info("smvm.privacy.erased", extra={"scope": scope, "runs_deleted": len(run_ids), "erasure_id": audit["id"]})
+    return entry
+
+
+def _tables_with_run_id(cur: Any) -> list[str]:
+    cur.execute(
+        "SELECT table_name FROM information_schema.columns WHERE table_schema = current_schema()"
+        " AND column_name = 'run_id' AND table_name NOT IN ('runs', 'erasures')"
+        " AND table_name IN (SELECT table_name FROM information_schema.tables"
+        "                    WHERE table_schema = current_schema() AND table_type = 'BASE TABLE')"
+        " ORDER BY table_name"
+    )
+    return [row["table_name"] for row in cur.fetchall()]
+
+
+def _remove_run_dir(settings: Settings, run: dict[str, Any]) -> bool:
+    # Rebuild the path from the ids rather than trusting run_dir: the ids are validated path segments.
+    path = run_directory_path(settings.runs_dir, run["project_id"], run["run_id"])
+    if not path.exists():
+        return False
+    shutil.rmtree(path)
+    return True
+
+
+def _remove_empty_project_dir(settings: Settings, project_id: str) -> None:
+    project_dir = run_directory_path(settings.runs_dir, project_id, "x").parent.parent
+    for folder in (project_dir / "validation", project_dir):
+        try:
+            folder.rmdir()
+        except OSError:  # not empty or already gone: leave it
+            break
+
+
+def erasure_log(db: Database, limit: int = 50) -> list[dict[str, Any]]:
+    """The latest audit entries, newest first."""
+    with db.transaction() as cur:
+        cur.execute("SELECT * FROM erasures ORDER BY id DESC LIMIT %s", (limit,))
+        return list(cur.fetchall())
+
+
+__all__ = [
+    "HASH_PREFIX", "KEEP_FIELDS", "erase_project", "erase_submitter", "erasure_log", "find_pii", "hash_submitter",
+    "mask_text", "mask_value", "scrub_request",
+]

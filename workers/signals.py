@@ -1,0 +1,72 @@
+"""Celery signal handlers: JSON logs in workers and beat, and the correlation id carried from publisher to task."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from celery import Task
+from celery.signals import before_task_publish, setup_logging, task_postrun, task_prerun
+
+from smvm import logs
+from smvm.config import Settings
+from smvm.privacy.services import mask_text
+
+log = logging.getLogger(__name__)
+
+#: The message header that carries the correlation id. Celery's own ``correlation_id`` message *property* is the
+#: task id and overwrites a header of that name in ``task.request``, so the value we read back lives under ours;
+#: ``correlation_id`` is set too, for tools that read raw message headers.
+CORRELATION_HEADER = "smvm_correlation_id"
+
+
+@setup_logging.connect
+def configure_worker_logging(loglevel: Any = None, **_: Any) -> None:
+    """Replace Celery's own logging set-up (workers and beat) with smvm's JSON lines.
+
+    Connecting this receiver is what stops Celery configuring the root logger itself.
+    """
+    settings = Settings.from_environ()
+    if loglevel and isinstance(loglevel, str) and settings.log_level == Settings.log_level:
+        # The command line's --loglevel counts when SMVM_LOG_LEVEL is left at its default.
+        settings = settings.with_overrides(log_level=loglevel)
+    logs.configure_logging(settings, service="worker")
+
+
+@before_task_publish.connect
+def propagate_correlation_id(headers: dict[str, Any] | None = None, **_: Any) -> None:
+    """Copy the publisher's correlation id into the message, and mask what Flower will show as arguments.
+
+    Task arguments are ids by design (see workers/pipeline.py); masking ``argsrepr``/``kwargsrepr`` is the
+    backstop that keeps a future task with a free-text argument from exposing PII in Flower and the broker.
+    """
+    if headers is None:
+        return
+    correlation_id = logs.current().get("correlation_id")
+    if correlation_id and not headers.get(CORRELATION_HEADER):
+        headers[CORRELATION_HEADER] = correlation_id
+        headers.setdefault("correlation_id", correlation_id)
+    for key in ("argsrepr", "kwargsrepr"):
+        if isinstance(headers.get(key), str):
+            headers[key] = mask_text(headers[key])
+
+
+@task_prerun.connect
+def bind_task_context(task_id: str | None = None, task: Task | None = None, args: Any = None, **_: Any) -> None:
+    """Start each task with a clean log context holding its ids and the correlation id it was published with."""
+    logs.clear()
+    name = getattr(task, "name", None)
+    fields: dict[str, Any] = {"task_id": task_id, "task_name": name}
+    request = getattr(task, "request", None)
+    fields["correlation_id"] = getattr(request, CORRELATION_HEADER, None) if request is not None else None
+    if name and name.startswith("smvm.stage.") and args:
+        # Stage tasks take exactly (run_id,); the stage name is the task name's last part.
+        fields["run_id"] = args[0]
+        fields["stage"] = name.rsplit(".", 1)[-1]
+    logs.bind(**fields)
+
+
+@task_postrun.connect
+def clear_task_context(**_: Any) -> None:
+    """A prefork child runs many tasks: nothing bound for one may leak into the next."""
+    logs.clear()
