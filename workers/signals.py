@@ -64,9 +64,12 @@ def bind_task_context(task_id: str | None = None, task: Task | None = None, args
         fields["run_id"] = args[0]
         fields["stage"] = name.rsplit(".", 1)[-1]
     logs.bind(**fields)
+    log.info("smvm.task.started")
 
 
 @task_postrun.connect
-def clear_task_context(**_: Any) -> None:
-    """A prefork child runs many tasks: nothing bound for one may leak into the next."""
+def clear_task_context(state: str | None = None, **_: Any) -> None:
+    """Log the outcome with everything the task bound (the run's correlation id, attempt), then forget it all:
+    a prefork child runs many tasks and nothing bound for one may leak into the next."""
+    log.info("smvm.task.finished", extra={"state": state})
     logs.clear()
