@@ -48,6 +48,10 @@ up: $(STAMP) ## run the whole stack from the Procfile (honcho) against local Red
 bench: $(STAMP) ## simulation speed and memory benchmark (prints figures; see docs/benchmarks.md)
 	$(BIN)/python -m benchmarks.bench_simulation
 
+.PHONY: loadtest
+loadtest: $(STAMP) ## load test a running `make up` stack: 1000 runs, callbacks, bare Flask and bare chain baselines
+	$(BIN)/python -m loadtest.run $(LOADTEST_ARGS)
+
 .PHONY: clean
 clean: ## remove the virtualenv and local run output
 	rm -rf $(VENV) runs/demo .coverage htmlcov

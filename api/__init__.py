@@ -79,14 +79,13 @@ def _celery_enqueue(settings: Settings) -> Callable[[str], object]:
 
 
 def register_blueprints(app: Flask) -> None:
-    from api import health, metrics, validation
+    from api import admin, health, metrics, openapi, validation
 
     metrics.init_app(app)  # /metrics and per-route HTTP latency; see docs/operations.md
     app.register_blueprint(health.bp)
     app.register_blueprint(validation.bp)
-    from api import admin
-
     app.register_blueprint(admin.bp)
+    app.register_blueprint(openapi.bp)
 
 
 def register_error_handlers(app: Flask) -> None:

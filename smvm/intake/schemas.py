@@ -38,9 +38,10 @@ def Money(**kwargs: Any) -> fields.Float:  # noqa: N802 - reads as a field type
     return fields.Float(allow_nan=False, validate=validate.Range(min=0, max=MAX_MONEY), **kwargs)
 
 
-def _no_dot_dot(value: str) -> None:
-    if ".." in value:
-        raise ValidationError("Must not contain '..'.")
+def _path_safe(value: str) -> None:
+    # The regex ends in "$", which Python lets match before a final newline; refuse that explicitly.
+    if ".." in value or "\n" in value:
+        raise ValidationError("Must not contain '..' or a newline.")
 
 
 def _safe_id(pattern: re.Pattern[str], max_length: int) -> list[Any]:
@@ -48,10 +49,10 @@ def _safe_id(pattern: re.Pattern[str], max_length: int) -> list[Any]:
     return [
         validate.Length(min=1, max=max_length),
         validate.Regexp(
-            pattern.pattern + r"\Z",
+            f"^{pattern.pattern}$",
             error="Must be letters, digits, '_', '.' or '-', starting with a letter or digit.",
         ),
-        _no_dot_dot,
+        _path_safe,
     ]
 
 
@@ -104,7 +105,8 @@ class CanonicalRequestSchema(Schema):
     run_id = fields.String(load_default=None, validate=_safe_id(SAFE_ID, 128))
     business_idea = fields.Nested(BusinessIdeaSchema, required=True)
     configuration = fields.Nested(ConfigurationSchema, load_default=dict)
-    metadata = fields.Nested(MetadataSchema, load_default=dict)
+    # An absent nested object skips its schema, so its defaults come from loading an empty one.
+    metadata = fields.Nested(MetadataSchema, load_default=lambda: MetadataSchema().load({}))
     evidence = fields.Nested(EvidenceSchema, load_default=dict)
     correlation_id = Text(max_length=128, load_default=None, allow_none=True)
 
@@ -130,7 +132,7 @@ class LegacyIdeaSchema(Schema):
     domain = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(DOMAINS))
     urgency = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(URGENCIES))
     submitter = Text(max_length=254, load_default=None, allow_none=True)
-    metadata = fields.Nested(LegacyIdeaMetadataSchema, load_default=dict)
+    metadata = fields.Nested(LegacyIdeaMetadataSchema, load_default=lambda: LegacyIdeaMetadataSchema().load({}))
 
 
 class LegacyRequestSchema(Schema):

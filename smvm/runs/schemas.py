@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+import datetime as dt
+from typing import Any
+
+from marshmallow import INCLUDE, Schema, fields, post_load, validate
 
 from smvm.intake.schemas import SAFE_PROJECT_ID, Text
 from smvm.runs.models import RUN_STATUSES
@@ -35,10 +38,136 @@ class CancelSchema(Schema):
 
 
 class ListQuerySchema(Schema):
-    project_id = fields.String(load_default=None, validate=validate.Regexp(SAFE_PROJECT_ID.pattern + r"\Z"))
+    project_id = fields.String(load_default=None, validate=validate.Regexp(f"^{SAFE_PROJECT_ID.pattern}$"))
     status = fields.String(load_default=None, validate=validate.OneOf(RUN_STATUSES))
     recommendation = fields.String(load_default=None, validate=validate.OneOf(("GO", "PIVOT", "KILL")))
     created_after = fields.AwareDateTime(load_default=None, default_timezone=None)
     created_before = fields.AwareDateTime(load_default=None, default_timezone=None)
     limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
     offset = fields.Integer(load_default=0, validate=validate.Range(min=0, max=1_000_000))
+
+    @post_load
+    def _utc(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
+        # PostgreSQL refuses zone offsets past ±15:59 that ISO 8601 allows, so compare in UTC.
+        for key in ("created_after", "created_before"):
+            if data[key] is not None:
+                data[key] = data[key].astimezone(dt.UTC)
+        return data
+
+
+# -- Response documents (for the OpenAPI document; the views build these bodies) -------------------------------
+
+
+class _Open(Schema):
+    """Responses may gain fields; clients must ignore ones they do not know."""
+
+    class Meta:
+        unknown = INCLUDE
+
+
+class ErrorSchema(_Open):
+    error = fields.String(required=True, metadata={"description": "machine-readable code, e.g. VALIDATION_ERROR"})
+    status = fields.Integer(required=True)
+    message = fields.String(required=True)
+    details = fields.Dict(required=True, metadata={"description": "per-field messages for validation errors"})
+    correlation_id = fields.String(required=True)
+    run_id = fields.String()
+
+
+class ValidationResultsSchema(_Open):
+    schema_compliance = fields.String(required=True)
+    business_logic_check = fields.String(required=True)
+    risk_assessment = fields.String(required=True)
+    recommendations = fields.List(fields.String(), required=True)
+
+
+class RunAcceptedSchema(_Open):
+    run_id = fields.String(required=True)
+    validation_id = fields.String(required=True)
+    project_id = fields.String(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(["INITIATED"]))
+    estimated_completion = fields.String(required=True)
+    run_directory = fields.String(required=True)
+    webhook_urls = fields.Dict(keys=fields.String(), values=fields.String(), required=True)
+    validation_results = fields.Nested(ValidationResultsSchema, required=True)
+    metadata = fields.Dict(required=True)
+
+
+class StageSchema(_Open):
+    name = fields.String(required=True)
+    queue = fields.String(required=True)
+    status = fields.String(required=True)
+    attempt = fields.Integer(required=True)
+    enqueued_at = fields.String(allow_none=True)
+    started_at = fields.String(allow_none=True)
+    finished_at = fields.String(allow_none=True)
+    duration_ms = fields.Integer(allow_none=True)
+    result = fields.Dict(allow_none=True)
+    last_error = fields.String(allow_none=True)
+
+
+class RunStatusSchema(_Open):
+    run_id = fields.String(required=True)
+    validation_id = fields.String(required=True)
+    project_id = fields.String(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(RUN_STATUSES))
+    progress = fields.Float(required=True)
+    current_stage = fields.String(allow_none=True)
+    step_name = fields.String(allow_none=True)
+    stage_results = fields.Dict(keys=fields.String(), values=fields.String(), required=True)
+    stages = fields.List(fields.Nested(StageSchema), required=True)
+    recommendation = fields.String(allow_none=True)
+    confidence = fields.Float(allow_none=True)
+    estimated_completion = fields.String(allow_none=True)
+    error = fields.Dict(allow_none=True)
+
+
+class RunResultsSchema(_Open):
+    run_id = fields.String(required=True)
+    validation_id = fields.String(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(RUN_STATUSES))
+    partial = fields.Boolean(required=True)
+    decision = fields.Dict(allow_none=True)
+    summary = fields.Dict(allow_none=True)
+    artifacts = fields.Dict(required=True)
+
+
+class KeyFactorSchema(_Open):
+    factor = fields.String(required=True)
+    score = fields.Float(required=True)
+    evidence = fields.String(required=True)
+
+
+class GateSchema(_Open):
+    run_id = fields.String(required=True)
+    validation_id = fields.String(required=True)
+    status = fields.String(required=True)
+    can_progress = fields.Boolean(required=True)
+    passed = fields.Boolean(required=True)
+    recommendation = fields.String(allow_none=True, validate=validate.OneOf(["GO", "PIVOT", "KILL"]))
+    go_recommendation = fields.String(allow_none=True, validate=validate.OneOf(["go", "pivot", "no_go"]))
+    confidence = fields.Float(allow_none=True)
+    confidence_score = fields.Float(allow_none=True)
+    gate_decision = fields.String(required=True, validate=validate.OneOf(["proceed", "hold", "reject"]))
+    requirements = fields.List(fields.String(), required=True)
+    block_reason = fields.String(allow_none=True)
+    key_factors = fields.List(fields.Nested(KeyFactorSchema), required=True)
+    next_steps = fields.List(fields.String(), required=True)
+
+
+class RunSummarySchema(_Open):
+    run_id = fields.String(required=True)
+    validation_id = fields.String(required=True)
+    project_id = fields.String(required=True)
+    status = fields.String(required=True)
+    recommendation = fields.String(allow_none=True)
+    confidence = fields.Float(allow_none=True)
+    created_at = fields.String(allow_none=True)
+    completed_at = fields.String(allow_none=True)
+
+
+class RunListSchema(_Open):
+    runs = fields.List(fields.Nested(RunSummarySchema), required=True)
+    total = fields.Integer(required=True)
+    limit = fields.Integer(required=True)
+    offset = fields.Integer(required=True)

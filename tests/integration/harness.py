@@ -71,6 +71,7 @@ class Process:
 
     def stop(self, timeout: float = 15.0) -> None:
         if not self.alive():
+            self._close_log()
             return
         assert self.popen is not None
         os.killpg(self.popen.pid, signal.SIGTERM)
@@ -79,14 +80,19 @@ class Process:
         except subprocess.TimeoutExpired:
             os.killpg(self.popen.pid, signal.SIGKILL)
             self.popen.wait(5)
-        self._log.close()
+        self._close_log()
 
     def kill(self) -> None:
         if self.alive():
             assert self.popen is not None
             os.killpg(self.popen.pid, signal.SIGKILL)
             self.popen.wait(5)
-            self._log.close()
+        self._close_log()
+
+    def _close_log(self) -> None:
+        log = getattr(self, "_log", None)
+        if log is not None and not log.closed:
+            log.close()
 
 
 def celery_worker(queue: str, env: dict[str, str], log_dir: Path, *, concurrency: int = 1, name: str | None = None) -> Process:
