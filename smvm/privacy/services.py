@@ -213,8 +213,8 @@ def _erase(db: Database, settings: Settings, scope: str, subject: str, where: st
     }
     with db.transaction() as cur:
         cur.execute("UPDATE erasures SET directories_deleted = %s WHERE id = %s", (directories, audit["id"]))
-    if scope == "project":
-        _remove_empty_project_dir(settings, subject)
+    for project_id in sorted({run["project_id"] for run in runs}):
+        _remove_empty_project_dir(settings, project_id)
     log.info("smvm.privacy.erased", extra={"scope": scope, "runs_deleted": len(run_ids), "erasure_id": audit["id"]})
     return entry
 

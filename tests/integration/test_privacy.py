@@ -151,3 +151,25 @@ def test_erase_project_removes_rows_and_files_and_leaves_an_audit_entry(stack, p
         assert cur.fetchone() == {"requested_by": "ticket-PRIV-1", "scope": "project", "subject": pii_run["project_id"],
                                   "runs_deleted": 1}
     assert requests.get(stack.api(f"/validation/{pii_run['run_id']}/status"), timeout=5).status_code == 404
+
+
+def test_erase_submitter_finds_runs_by_hash_and_audits_only_the_hash(store) -> None:
+    from smvm.intake.services import parse_request
+    from smvm.privacy.services import erase_submitter
+
+    submitter = f"erase.me.{uuid.uuid4().hex[:6]}@example.com"
+    run_ids = []
+    for project in ("PRIV-SUB-A", "PRIV-SUB-B"):
+        request = parse_request({"project_id": project, "business_idea": {"description": "Payroll for plumbers"},
+                                 "metadata": {"initiated_by": submitter}})
+        run, created = store.create_run(request)
+        assert created
+        run_ids.append(run["run_id"])
+    entry = erase_submitter(store.db, store.settings, submitter.upper(), requested_by="ticket-PRIV-2")
+    assert sorted(entry["run_ids"]) == sorted(run_ids) and entry["subject"] == hash_submitter(submitter)
+    with store.db.transaction() as cur:
+        cur.execute("SELECT count(*) AS n FROM runs WHERE run_id = ANY(%s)", (run_ids,))
+        assert cur.fetchone()["n"] == 0
+        cur.execute("SELECT row_to_json(e)::text AS row FROM erasures e WHERE id = %s", (entry["id"],))
+        assert submitter not in cur.fetchone()["row"]
+    assert not any((store.settings.runs_dir / project).exists() for project in ("PRIV-SUB-A", "PRIV-SUB-B"))
