@@ -112,6 +112,7 @@ def _decision_analysis(ctx: StageContext) -> dict[str, Any]:
         ctx.read_json("outputs/personas.output.json"),
         ctx.read_json("outputs/competitors.output.json"),
         ctx.read_json("outputs/simulation.result.json"),
+        ctx.read_json("outputs/simulation.config.json"),
     )
     ctx.write_json("outputs/decision.output.json", decision)
     return {
