@@ -104,7 +104,8 @@ def test_flower_shows_only_the_run_id_as_task_arguments(pii_run: dict[str, Any],
         response = requests.get(f"{base}/api/tasks", params={"search": run_id, "limit": 100}, auth=FLOWER_AUTH,
                                 timeout=10)
         response.raise_for_status()
-        tasks = {key: task for key, task in response.json().items() if task["name"].startswith("smvm.stage.")}
+        # A task Flower has only seen a later event of has no name yet: wait for its "received" event.
+        tasks = {key: task for key, task in response.json().items() if (task.get("name") or "").startswith("smvm.stage.")}
         return tasks if {task["name"] for task in tasks.values()} >= {f"smvm.stage.{s}" for s in STAGE_NAMES} else None
 
     tasks = harness.wait_until(stage_tasks, timeout=30, interval=0.5, what="the run's stage tasks in Flower")
