@@ -184,10 +184,11 @@ def _erase(db: Database, settings: Settings, scope: str, subject: str, where: st
         runs = list(cur.fetchall())
         run_ids = [run["run_id"] for run in runs]
         if run_ids:
-            # Most tables cascade from runs; tables added later by other areas may not, and some hold payload
-            # copies (outbox bodies, idempotent responses), so every table with a run_id column is cleared first.
-            for table in _tables_with_run_id(cur):
-                cur.execute(f'DELETE FROM "{table}" WHERE run_id = ANY(%s)', (run_ids,))
+            # Tables that hold a run's own data reference runs by foreign key. Today they all cascade; one added
+            # later with RESTRICT would block the erasure, so each is cleared explicitly. Tables that mention a
+            # run_id without a key (the API audit_log) are security records holding no request content: kept.
+            for table, column in _tables_referencing_runs(cur):
+                cur.execute(f'DELETE FROM {table} WHERE "{column}" = ANY(%s)', (run_ids,))
             cur.execute("DELETE FROM runs WHERE run_id = ANY(%s)", (run_ids,))
         cur.execute(
             "INSERT INTO erasures (requested_by, scope, subject, runs_deleted, run_ids) VALUES (%s, %s, %s, %s, %s)"
@@ -219,15 +220,14 @@ def _erase(db: Database, settings: Settings, scope: str, subject: str, where: st
     return entry
 
 
-def _tables_with_run_id(cur: Any) -> list[str]:
+def _tables_referencing_runs(cur: Any) -> list[tuple[str, str]]:
     cur.execute(
-        "SELECT table_name FROM information_schema.columns WHERE table_schema = current_schema()"
-        " AND column_name = 'run_id' AND table_name NOT IN ('runs', 'erasures')"
-        " AND table_name IN (SELECT table_name FROM information_schema.tables"
-        "                    WHERE table_schema = current_schema() AND table_type = 'BASE TABLE')"
-        " ORDER BY table_name"
+        "SELECT DISTINCT c.conrelid::regclass::text AS table_name, a.attname AS column_name"
+        " FROM pg_constraint c JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = ANY (c.conkey)"
+        " WHERE c.contype = 'f' AND c.confrelid = 'runs'::regclass AND c.conrelid <> 'runs'::regclass"
+        " ORDER BY 1, 2"
     )
-    return [row["table_name"] for row in cur.fetchall()]
+    return [(row["table_name"], row["column_name"]) for row in cur.fetchall()]
 
 
 def _remove_run_dir(settings: Settings, run: dict[str, Any]) -> bool:
