@@ -20,6 +20,9 @@ errorlog = "-"
 # It must be set before a worker imports prometheus_client, so it is set in the master, which forks the workers.
 _METRICS_DIR = Path(os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(Path("var") / "prometheus")))
 
+# Imported here, not in child_exit: importing inside a signal handler can interrupt another import half-way.
+from prometheus_client import multiprocess  # noqa: E402 - after the directory is chosen
+
 
 def on_starting(server):  # noqa: ARG001 - gunicorn hook signature
     """Start each master with an empty metrics directory: files left by a previous master would double-count."""
@@ -29,6 +32,4 @@ def on_starting(server):  # noqa: ARG001 - gunicorn hook signature
 
 def child_exit(server, worker):  # noqa: ARG001 - gunicorn hook signature
     """Drop a dead worker's live gauges so /metrics never reports a process that is gone."""
-    from prometheus_client import multiprocess
-
     multiprocess.mark_process_dead(worker.pid)
