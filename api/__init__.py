@@ -79,13 +79,15 @@ def _celery_enqueue(settings: Settings) -> Callable[[str], object]:
 
 
 def register_blueprints(app: Flask) -> None:
-    from api import admin, health, metrics, openapi, validation
+    from api import admin, health, integration, metrics, openapi, validation
 
     metrics.init_app(app)  # /metrics and per-route HTTP latency; see docs/operations.md
     app.register_blueprint(health.bp)
     app.register_blueprint(validation.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(openapi.bp)
+    app.register_blueprint(integration.bp)  # integration health, maintenance windows
+    integration.init_app(app)
 
 
 def register_error_handlers(app: Flask) -> None:

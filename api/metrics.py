@@ -16,6 +16,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, H
 from prometheus_client import REGISTRY as DEFAULT_REGISTRY
 from prometheus_client import multiprocess
 
+from smvm.integration_health import IntegrationHealthCollector
 from smvm.metrics import StateCollector
 
 bp = Blueprint("metrics", __name__)
@@ -69,6 +70,12 @@ def _state_collector() -> StateCollector:
     return collector
 
 
+def _integration_collector() -> IntegrationHealthCollector:
+    settings = current_app.config["SMVM_SETTINGS"]
+    store = current_app.extensions.get("smvm.store")
+    return IntegrationHealthCollector(settings, getattr(store, "db", None), _state_collector().redis)
+
+
 @bp.get("/metrics")
 def metrics() -> Response:
     """Prometheus text exposition: all gunicorn workers' HTTP series plus runs, stages, queues and beat freshness."""
@@ -79,5 +86,6 @@ def metrics() -> Response:
     else:
         registries = [DEFAULT_REGISTRY, registry]
     registry.register(_state_collector())
+    registry.register(_integration_collector())
     body = b"".join(generate_latest(r) for r in registries)
     return Response(body, mimetype=CONTENT_TYPE_LATEST)

@@ -11,6 +11,7 @@ from flask import Flask, Response, current_app, g, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 
+from api import integration
 from smvm.auth.idempotency import IdempotencyStore, StoredResponse, replay_headers, request_fingerprint, validate_key
 from smvm.auth.services import Principal, TokenStore
 from smvm.config import Settings
@@ -26,6 +27,8 @@ ENDPOINT_SCOPES: dict[str, str | None] = {
     "health.readyz": None,
     "static": None,
     "openapi.openapi_document": None,
+    "integration.windows": None,
+    "integration.health": "runs:read",
     "validation.create_run": "runs:write",
     "validation.list_runs": "runs:read",
     "validation.status": "runs:read",
@@ -103,6 +106,7 @@ def _refuse_writes_in_maintenance() -> None:
             "SMVM is in maintenance; writes are paused, reads keep working.",
             retry_after=settings.maintenance_retry_after_seconds,
         )
+    integration.refuse_writes_in_window()  # scheduled windows (SMVM_MAINTENANCE_WINDOWS)
 
 
 def _authenticate() -> None:
@@ -173,6 +177,7 @@ def _audit(response: Response) -> Response:
 
 
 def init_app(app: Flask, settings: Settings) -> None:
+    app.before_request(integration.refuse_outside_allowlist)  # first: a refused address learns nothing else
     app.before_request(_refuse_writes_in_maintenance)
     app.config["RATELIMIT_STORAGE_URI"] = settings.redis_url or "memory://"
     app.config["RATELIMIT_KEY_PREFIX"] = "smvm-ratelimit"

@@ -9,6 +9,7 @@ import tempfile
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from smvm.crypto.services import ArtifactCipher, decrypt_without_key
 from smvm.errors import ArtifactNotFoundError
 from smvm.ids import is_safe_id
 
@@ -42,10 +43,15 @@ def run_directory_path(root: Path, project_id: str, run_id: str) -> Path:
 
 
 class RunDirectory:
-    """``runs/{project_id}/validation/{run_id}/``; every write is temp file + rename."""
+    """``runs/{project_id}/validation/{run_id}/``; every write is temp file + rename.
 
-    def __init__(self, root: Path, project_id: str, run_id: str) -> None:
+    With a ``cipher`` (see :func:`smvm.crypto.services.cipher_for`) files are encrypted on disk and decrypted on read,
+    so callers always see plaintext; hashes are of the plaintext, so they stay stable across re-runs and key rotation.
+    """
+
+    def __init__(self, root: Path, project_id: str, run_id: str, *, cipher: ArtifactCipher | None = None) -> None:
         self.path = run_directory_path(root, project_id, run_id)
+        self.cipher = cipher
 
     def _resolve(self, relative: str) -> Path:
         parts = PurePosixPath(relative).parts
@@ -57,10 +63,11 @@ class RunDirectory:
         """Write atomically and return the sha256, so a re-run stage leaves the same bytes and hash."""
         target = self._resolve(relative)
         target.parent.mkdir(parents=True, exist_ok=True)
+        stored = self.cipher.encrypt(data) if self.cipher is not None else data
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
         try:
             with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
+                handle.write(stored)
                 handle.flush()
                 os.fsync(handle.fileno())
             os.replace(tmp, target)
@@ -78,9 +85,12 @@ class RunDirectory:
     def read_bytes(self, relative: str) -> bytes:
         target = self._resolve(relative)
         try:
-            return target.read_bytes()
+            data = target.read_bytes()
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
             raise ArtifactNotFoundError(f"artifact {relative!r} does not exist yet") from None
+        if self.cipher is None:
+            return decrypt_without_key(data)
+        return self.cipher.decrypt_lines(data) if target.name.endswith(".jsonl") else self.cipher.decrypt(data)
 
     def read_json(self, relative: str) -> Any:
         return json.loads(self.read_bytes(relative))
@@ -92,6 +102,8 @@ class RunDirectory:
         """Append one line; O_APPEND keeps concurrent small writes from interleaving."""
         self.path.mkdir(parents=True, exist_ok=True)
         line = (json.dumps(event, sort_keys=True, ensure_ascii=False, default=str) + "\n").encode()
+        if self.cipher is not None:
+            line = self.cipher.encrypt_lines(line)
         fd = os.open(self.path / "events.jsonl", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
             os.write(fd, line)

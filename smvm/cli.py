@@ -113,6 +113,11 @@ def build_parser() -> argparse.ArgumentParser:
     from smvm.webhooks import cli as dlq_cli
 
     dlq_cli.register(commands)  # smvm dlq list|show|replay|purge
+    from smvm.crypto import cli as crypto_cli
+    from smvm.standin import cli as standin_cli
+
+    crypto_cli.register(commands)  # smvm keys generate|rotate, smvm secrets rotate
+    standin_cli.register(commands)  # smvm mock-tractionbuild
     return parser
 
 

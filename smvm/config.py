@@ -101,10 +101,35 @@ class Settings:
     # Writes answer 503 with Retry-After while set; reads and health keep working.
     maintenance_mode: bool = False
     maintenance_retry_after_seconds: int = 600
+    # Recurring windows ("SUN 02:00-04:00", UTC; comma-separated) during which writes get 503; see smvm/maintenance.py.
+    maintenance_windows: tuple[str, ...] = ()
+
+    # --- Feature flags (the integration contract's names; see smvm/features) ---
+    validation_enabled: bool = True
+    async_callbacks: bool = True
+    detailed_logging: bool = False
+    mock_mode: bool = False
+
+    # --- Integration edges (see smvm/integration_health.py, smvm/allowlist.py) ---
+    integration_health_timeout_seconds: float = 3.0
+    # Client addresses allowed on the API (CIDRs, comma-separated); empty allows everyone. Health stays open.
+    allowed_client_cidrs: tuple[str, ...] = ()
+    # How many reverse proxies in front of the API append to X-Forwarded-For (0: use the socket's address).
+    trusted_proxy_count: int = 0
+
+    # --- Encryption at rest (see smvm/crypto) ---
+    # Fernet keys, comma-separated: the first encrypts, all decrypt. Required outside development.
+    encryption_keys: tuple[str, ...] = ()
+    # Unset: on outside development. Set false only for a deployment that encrypts its disks another way.
+    encryption_enabled: bool | None = None
 
     @property
     def is_development(self) -> bool:
         return self.env in {"development", "test"}
+
+    @property
+    def encrypts_at_rest(self) -> bool:
+        return self.encryption_enabled if self.encryption_enabled is not None else not self.is_development
 
     def require(self, *names: str) -> None:
         """Fail fast at process start when a setting the process needs is missing.

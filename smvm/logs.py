@@ -132,4 +132,8 @@ def configure_logging(settings: Settings, service: str, *, stream: IO[str] | Non
         # Connection-pool chatter would drown the events on-call reads; DEBUG turns it back on.
         for noisy in ("urllib3", "kombu", "amqp"):
             logging.getLogger(noisy).setLevel(max(root.level, logging.WARNING))
+    # The detailed_logging flag: DEBUG from our own packages only (libraries keep their level); every line still
+    # goes through PiiFilter and JsonFormatter above.
+    for ours in ("smvm", "api", "workers"):
+        logging.getLogger(ours).setLevel(logging.DEBUG if settings.detailed_logging else logging.NOTSET)
     return handler

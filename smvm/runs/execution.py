@@ -8,6 +8,7 @@ import time
 from types import TracebackType
 
 from smvm import logs
+from smvm.features.services import stage_for
 from smvm.pipeline.stages import STAGES_BY_NAME, StageContext
 from smvm.runs.services import RunStore
 from smvm.store.db import TRANSIENT_DB_ERRORS
@@ -61,6 +62,7 @@ def execute_stage(store: RunStore, run_id: str, stage_name: str, *, worker: str 
         log.info("smvm.stage.skipped", extra={"run_id": run_id, "stage": stage_name})
         return None
     run, attempt = claimed
+    stage = stage_for(run, stage_name)  # the mock variant for a sandbox run (smvm.features)
     # The run row's correlation id wins over the message header: sweeper re-enqueues carry no header.
     logs.bind(correlation_id=run.get("correlation_id"), run_id=run_id, stage=stage_name, attempt=attempt)
     context = StageContext(run=run, request=run["request"], run_dir=store.run_directory(run))
@@ -76,6 +78,10 @@ def execute_stage(store: RunStore, run_id: str, stage_name: str, *, worker: str 
             store.fail_stage(run_id, stage_name, attempt, f"{type(exc).__name__}: {exc}")
             raise
     duration_ms = int((time.monotonic() - started) * 1000)
+    # Only with the detailed_logging flag (DEBUG): the stage's summary and artifacts, masked like every line.
+    log.debug("smvm.stage.detail", extra={"run_id": run_id, "stage": stage_name, "attempt": attempt,
+                                          "duration_ms": duration_ms, "summary": summary,
+                                          "artifacts": sorted(context.artifacts)})
     return store.complete_stage(
         run_id, stage_name, attempt, summary=summary, artifacts=context.artifacts, duration_ms=duration_ms
     )

@@ -14,6 +14,7 @@ import psycopg2.extras
 from smvm import __version__, logs
 from smvm.artifacts import RunDirectory, dump_json
 from smvm.config import Settings
+from smvm.crypto.services import cipher_for, open_request, seal_request
 from smvm.errors import InvalidTransitionError, RunConflictError, RunNotFoundError
 from smvm.ids import new_run_id, seed_from_run_id, validation_id_for
 from smvm.intake.services import fingerprint, validate_idea
@@ -75,13 +76,15 @@ class RunStore:
     def __init__(self, db: Database, settings: Settings) -> None:
         self.db = db
         self.settings = settings
+        # Built here so a production process without SMVM_ENCRYPTION_KEYS fails at startup, not at its first write.
+        self.cipher = cipher_for(settings)
         # The callbacks outbox writes its delivery rows inside each state change's transaction.
         self.event_hooks = [*RunStore.event_hooks, Outbox(settings).record]
 
     # -- helpers ---------------------------------------------------------------------------------------------
 
     def run_directory(self, run: dict[str, Any]) -> RunDirectory:
-        return RunDirectory(self.settings.runs_dir, run["project_id"], run["run_id"])
+        return RunDirectory(self.settings.runs_dir, run["project_id"], run["run_id"], cipher=self.cipher)
 
     def _event(
         self,
@@ -148,7 +151,7 @@ class RunStore:
 
     def _load_run(self, cur: Any, run_id: str, *, lock: bool = False) -> dict[str, Any] | None:
         cur.execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE run_id = %s" + (" FOR UPDATE" if lock else ""), (run_id,))
-        return cur.fetchone()
+        return open_request(cur.fetchone(), self.cipher)
 
     def _stages(self, cur: Any, run_id: str) -> list[dict[str, Any]]:
         cur.execute("SELECT * FROM stages WHERE run_id = %s ORDER BY position", (run_id,))
@@ -229,7 +232,7 @@ class RunStore:
                 f"SELECT {_RUN_COLUMNS} FROM runs {where} ORDER BY created_at DESC, run_id DESC LIMIT %s OFFSET %s",
                 (*params, limit, offset),
             )
-            return list(cur.fetchall()), total
+            return [open_request(row, self.cipher) for row in cur.fetchall()], total
 
     # -- T0: create -----------------------------------------------------------------------------------------
 
@@ -248,8 +251,11 @@ class RunStore:
         if configuration.get("seed") is None:
             configuration["seed"] = seed_from_run_id(run_id)
         stored_request = {**request, "run_id": run_id, "configuration": configuration}
+        if self.settings.mock_mode:
+            # Fixed per run at T0, so workers pick the mock stages whatever their own flag says (smvm/features).
+            stored_request["mode"] = "mock"
         validation = validate_idea(stored_request)
-        run_dir = RunDirectory(self.settings.runs_dir, request["project_id"], run_id)
+        run_dir = RunDirectory(self.settings.runs_dir, request["project_id"], run_id, cipher=self.cipher)
         estimated = now + dt.timedelta(seconds=estimate_seconds(configuration))
         validation_id = validation_id_for(run_id)
         row = {
@@ -276,7 +282,8 @@ class RunStore:
         with self.db.transaction() as cur:
             columns = ", ".join(row)
             placeholders = ", ".join(["%s"] * len(row))
-            values = [psycopg2.extras.Json(v) if isinstance(v, dict | list) else v for v in row.values()]
+            values = [psycopg2.extras.Json(v) if isinstance(v, dict | list) else v
+                      for v in {**row, "request": seal_request(row["request"], self.cipher)}.values()]
             cur.execute(
                 f"INSERT INTO runs ({columns}) VALUES ({placeholders}) ON CONFLICT DO NOTHING RETURNING run_id",
                 values,

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 import psycopg2.extras
 
 from smvm.artifacts import RunDirectory
+from smvm.crypto.services import cipher_for
 from smvm.config import Settings
 from smvm.errors import ArtifactNotFoundError
 from smvm.store.db import Database
@@ -97,7 +98,8 @@ class Outbox:
     def record(self, cur: Any, run: dict[str, Any], event: dict[str, Any]) -> Callable[[], None] | None:
         """Write this event's update and alerts; :returns: a function that publishes them, to call after commit."""
         callback_url = run.get("callback_url")
-        if not callback_url or event["kind"] in payloads.SILENT_EVENTS:
+        # async_callbacks off (a feature flag): nothing is recorded, so nothing is ever sent; clients poll.
+        if not callback_url or event["kind"] in payloads.SILENT_EVENTS or not self.settings.async_callbacks:
             return None
         cur.execute(
             "SELECT name, status, attempt, duration_ms, result FROM stages WHERE run_id = %s ORDER BY position",
@@ -107,6 +109,9 @@ class Outbox:
         decision = self._decision(run) if event["kind"] == "DECISION_READY" else None
         ids = []
         update = payloads.build_update_v1(run, event, stages, decision)
+        mock = (run.get("request") or {}).get("mode") == "mock"
+        if mock:  # a sandbox run must never be mistaken for a real validation
+            update["mode"] = "mock"
         ids.append(insert_delivery(
             cur, run_id=run["run_id"], kind=models.UPDATE, event_type=f"validation.update.{event['kind'].lower()}",
             url=_join(callback_url, "validation/update"), payload=update,
@@ -120,7 +125,8 @@ class Outbox:
             ids.append(insert_delivery(
                 cur, run_id=run["run_id"], kind=models.ALERT, event_type=f"validation.alert.{alert_type}",
                 url=_join(callback_url, "validation/alert"),
-                payload=payloads.build_alert_v1(run, alert_type, message, details, event["at"]),
+                payload=payloads.build_alert_v1(run, alert_type, message, details, event["at"])
+                | ({"mode": "mock"} if mock else {}),
                 # One alert of each type per run: a slow run must not page the client on every stage.
                 dedupe_key=f"{run['run_id']}:alert:{alert_type}", correlation_id=run.get("correlation_id"),
             ))
@@ -129,9 +135,10 @@ class Outbox:
 
     def _decision(self, run: dict[str, Any]) -> dict[str, Any] | None:
         try:
-            return RunDirectory(self.settings.runs_dir, run["project_id"], run["run_id"]).read_json(
-                "outputs/decision.output.json"
+            run_dir = RunDirectory(
+                self.settings.runs_dir, run["project_id"], run["run_id"], cipher=cipher_for(self.settings)
             )
+            return run_dir.read_json("outputs/decision.output.json")
         except (ArtifactNotFoundError, OSError, ValueError):
             log.warning("smvm.webhooks.decision_unreadable", extra={"run_id": run["run_id"]})
             return None

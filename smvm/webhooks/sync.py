@@ -12,6 +12,7 @@ from typing import Any
 import psycopg2.extras
 
 from smvm.artifacts import RunDirectory
+from smvm.crypto.services import cipher_for
 from smvm.config import Settings
 from smvm.errors import ArtifactNotFoundError
 from smvm.store.db import Database
@@ -79,7 +80,7 @@ def _read_file(run_dir: RunDirectory, relative: str) -> Any:
 
 
 def sync_files(settings: Settings, run: dict[str, Any]) -> dict[str, Any]:
-    run_dir = RunDirectory(settings.runs_dir, run["project_id"], run["run_id"])
+    run_dir = RunDirectory(settings.runs_dir, run["project_id"], run["run_id"], cipher=cipher_for(settings))
     return {name: _read_file(run_dir, path) for name, path in payloads.SYNC_FILES.items()}
 
 

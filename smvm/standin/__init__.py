@@ -1,0 +1,1 @@
+"""A TractionBuild stand-in for integrators: receives SMVM's callbacks and results sync, verifies, acknowledges."""
