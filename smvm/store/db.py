@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import select
 import threading
 from collections.abc import Iterator
 from importlib import resources
@@ -22,6 +23,22 @@ _MIGRATION_LOCK_KEY = 0x534D564D
 
 #: Errors worth retrying: the server went away or a connection broke. Anything else is a bug or bad data.
 TRANSIENT_DB_ERRORS = (psycopg2.OperationalError, psycopg2.InterfaceError)
+
+def _is_dead(conn: psycopg2.extensions.connection) -> bool:
+    """Whether a pooled, idle connection is unusable, without a round trip.
+
+    An idle connection has nothing to read. If its socket is readable the server has closed it or sent a FATAL
+    notice (a restart, ``pg_terminate_backend``), and the next query would fail: discard it instead.
+    """
+    if conn.closed:
+        return True
+    try:
+        poller = select.poll()
+        poller.register(conn.fileno(), select.POLLIN)
+        return bool(poller.poll(0))
+    except (OSError, ValueError, psycopg2.Error):
+        return True
+
 
 class Database:
     """A lazily opened connection pool; safe to create before fork and use after it."""
@@ -59,6 +76,13 @@ class Database:
         try:
             pool = self._get_pool()
             conn = pool.getconn()
+            # After a PostgreSQL restart every idle pooled connection is dead; replace those before use, so the
+            # first request after the restart succeeds instead of failing with "server closed the connection".
+            for _ in range(self._maxconn):
+                if not _is_dead(conn):
+                    break
+                pool.putconn(conn, close=True)
+                conn = pool.getconn()
         except (psycopg2.OperationalError, psycopg2.pool.PoolError) as exc:
             raise DependencyUnavailableError("PostgreSQL is unavailable", details={"dependency": "postgresql"}) from exc
         broken = False
