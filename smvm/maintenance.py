@@ -24,10 +24,10 @@ class Window:
     end: dt.time
 
     def occurrences(self, around: dt.datetime) -> list[tuple[dt.datetime, dt.datetime]]:
-        """Every occurrence starting from the day before ``around`` to eight days after, in order."""
+        """Every occurrence from the day before ``around`` to two weeks after, in order."""
         found = []
         base = around.astimezone(dt.UTC).date()
-        for offset in range(-1, 9):
+        for offset in range(-1, 15):
             day = base + dt.timedelta(days=offset)
             if day.weekday() not in self.days:
                 continue
