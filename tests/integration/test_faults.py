@@ -185,9 +185,11 @@ def test_redis_restarted_with_runs_in_flight(fault_stack, redis_server) -> None:
     client = redis_server.client()
     run_ids = _submit(stack, 20, iterations=2_000, tag="RESTART")
     _wait_in_flight(stack, db, run_ids, lambda: client.llen("smvm.pipeline") >= 5)
+    before = _sweeper_requeues(stack)
     redis_server.restart(down_for=1.0)  # no persistence: every queued message is gone
     assert redis_server.client().llen("smvm.pipeline") == 0
     _wait_all_completed(stack, db, run_ids, timeout=150)
+    assert _sweeper_requeues(stack) > before, "the runs completed without the sweeper: nothing was lost by the restart"
     # The API and workers are healthy on the new Redis: a fresh run goes through.
     [fresh] = _submit(stack, 1, iterations=1_000, tag="AFTER")
     _wait_all_completed(stack, db, [fresh], timeout=60)
