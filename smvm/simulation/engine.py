@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import threading
 from typing import Any
 
 import numpy as np
@@ -10,6 +12,7 @@ HORIZON = 36
 NEVER = HORIZON + 1  # month code for "not reached within the horizon"
 LTV_CAP_MONTHS = 60.0  # LTV counts at most five years of margin; longer lifetimes are not evidence at this stage
 MIN_TERMINAL_DENOM = 0.005
+_MONTHS = np.arange(1, HORIZON + 1, dtype=np.float64)
 
 
 def bass_cdf(p: Any, q: Any, t: Any) -> Any:
@@ -44,6 +47,8 @@ def prepare_model(config: dict[str, Any]) -> dict[str, Any]:
         "share": np.array([s["sam_share"] for s in seg])[:, None],
         "wtp_mid": np.array([s["wtp_median"] for s in seg])[:, None],
         "wtp_sigma": np.array([s["wtp_sigma"] for s in seg])[:, None],
+        "log_wtp_mid": np.log(np.array([s["wtp_median"] for s in seg]))[:, None],
+        "inv_wtp_sigma": 1.0 / np.array([s["wtp_sigma"] for s in seg])[:, None],
         "p_mult": np.array([s["p_mult"] for s in seg])[:, None],
         "q_mult": np.array([s["q_mult"] for s in seg])[:, None],
         "churn_mult": np.array([s["churn_mult"] for s in seg])[:, None],
@@ -52,6 +57,7 @@ def prepare_model(config: dict[str, Any]) -> dict[str, Any]:
         "comp_const": comp_const[:, None],
         "lam": lam,
         "outside": float(mnl["outside_utility"]),
+        "outside_exp": math.exp(lam * float(mnl["outside_utility"])),
         "ref": ref,
         "sam_accounts": float(config["market"]["sam_accounts"]),
         "som_arr": float(config["market"]["som_target_arr"]),
@@ -60,23 +66,63 @@ def prepare_model(config: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _ndtr(x: np.ndarray) -> np.ndarray:
+def _ndtr(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     import scipy.special
 
-    return scipy.special.ndtr(x)
+    return scipy.special.ndtr(x, out=out)
+
+
+BLOCK = 4096  # paths per kernel block: the ~12 live (segments x block) vectors stay in L2
 
 
 def simulate(x: dict[str, np.ndarray], shocks: np.ndarray, model: dict[str, Any], scenario: dict[str, Any],
-             *, keep_monthly: bool = False) -> dict[str, np.ndarray]:
+             *, keep_monthly: bool = False, block: int = BLOCK) -> dict[str, np.ndarray]:
     """Run the monthly model for one block of paths.
 
     ``x`` maps input names to arrays of shape (n,), ``shocks`` is (HORIZON, n) standard normal, ``scenario``
     carries multipliers and monthly profiles. Returns per-path outputs (and monthly (HORIZON, n) series if asked).
     Adoption follows the closed-form Bass curve on a stochastic clock: each month advances the clock by a
     mean-one lognormal step, so with zero volatility the curve is exactly F(t).
+
+    Every output is a per-path function of that path's inputs and shocks, so the paths are processed in
+    cache-sized blocks of ``block`` paths; the block size never changes a result.
     """
     n = shocks.shape[1]
-    sc = scenario
+    if n <= block:
+        return _simulate_block(x, shocks, model, scenario, keep_monthly)
+    out: dict[str, Any] = {}
+    for lo in range(0, n, block):
+        hi = min(lo + block, n)
+        part = _simulate_block({k: v[lo:hi] for k, v in x.items()}, shocks[:, lo:hi], model, scenario, keep_monthly)
+        if not out:
+            out = {k: np.empty(n) for k in part if k != "monthly"}
+            if keep_monthly:
+                out["monthly"] = {k: np.empty((HORIZON, n)) for k in part["monthly"]}
+        for k, v in part.items():
+            if k == "monthly":
+                for mk, mv in v.items():
+                    out["monthly"][mk][:, lo:hi] = mv
+            else:
+                out[k][lo:hi] = v
+    return out
+
+
+_LOCAL = threading.local()
+
+
+def _buf(name: str, shape: tuple[int, ...]) -> np.ndarray:
+    """A per-thread scratch array reused across blocks: fresh multi-MB arrays cost more in page faults than
+    the arithmetic done on them. Never returned to the caller."""
+    cache = _LOCAL.__dict__.setdefault("bufs", {})
+    arr = cache.get(name)
+    if arr is None or arr.shape != shape:
+        arr = cache[name] = np.empty(shape)
+    return arr
+
+
+def _simulate_block(x: dict[str, np.ndarray], shocks: np.ndarray, model: dict[str, Any], sc: dict[str, Any],
+                    keep_monthly: bool) -> dict[str, np.ndarray]:
+    n = shocks.shape[1]
     price = x["price"] * sc.get("price_mult", 1.0)
     cac = x["cac"] * sc.get("cac_mult", 1.0)
     gm = x["gross_margin"]
@@ -84,16 +130,26 @@ def simulate(x: dict[str, np.ndarray], shocks: np.ndarray, model: dict[str, Any]
     r_m = (1.0 + x["discount_rate"]) ** (1.0 / 12.0) - 1.0
     lam, beta = model["lam"], model["beta"]
 
+    # --- per (segment, path) constants --------------------------------------------------------------------
     accounts = model["sam_accounts"] * model["share"] * (x["market_size"] * sc.get("market_mult", 1.0))
-    wtp_med = model["wtp_mid"] * (x["wtp_level"] * sc.get("wtp_mult", 1.0))
-    acceptance = _ndtr((np.log(wtp_med) - np.log(price)) / model["wtp_sigma"])
-    price_term = beta * np.log(price / model["ref"])
-    own = np.exp(lam * (x["product_advantage"] - price_term))
+    log_price = np.log(price)
+    z_acc = np.log(x["wtp_level"] * sc.get("wtp_mult", 1.0))
+    z_acc -= log_price
+    z_acc = z_acc + model["log_wtp_mid"]
+    z_acc *= model["inv_wtp_sigma"]
+    acceptance = _ndtr(z_acc, out=z_acc)
+    price_term = beta * (log_price - math.log(model["ref"]))
+    own = np.subtract(x["product_advantage"], price_term, out=price_term)
+    if lam != 1.0:
+        own *= lam
+    own = np.exp(own, out=own)
     comp_shift = np.exp(lam * (x["competitor_strength"] + sc.get("competitor_shift", 0.0)))
-    comp = model["comp_const"] * comp_shift
-    outside = np.exp(lam * model["outside"])
-    share = own / (outside + own + comp)
-    ceiling = accounts * acceptance * share
+    denom_share = model["comp_const"] * comp_shift
+    denom_share += model["outside_exp"]
+    denom_share += own
+    share = np.divide(own, denom_share)
+    ceiling = accounts * acceptance
+    ceiling *= share
 
     entrant = sc.get("entrant")
     entry_month = NEVER
@@ -101,59 +157,70 @@ def simulate(x: dict[str, np.ndarray], shocks: np.ndarray, model: dict[str, Any]
         entry_month = int(entrant["month"])
         extra = np.exp(lam * (entrant["utility"] + x["competitor_strength"]
                               - beta * np.log(price * entrant["price_ratio"] / model["ref"])))
-        ceiling_after = accounts * acceptance * own / (outside + own + comp + extra)
+        ceiling_after = accounts * acceptance * own / (denom_share + extra)
 
-    p = x["bass_p"] * model["p_mult"] * sc.get("p_mult", 1.0)
-    q = x["bass_q"] * model["q_mult"] * sc.get("q_mult", 1.0)
-    a = p + q
-    ratio = q / p
-    churn = np.minimum(x["churn"] * model["churn_mult"] * sc.get("churn_mult", 1.0), 0.95)
+    p = x["bass_p"] * model["p_mult"]
+    q = x["bass_q"] * model["q_mult"]
+    if sc.get("p_mult", 1.0) != 1.0:
+        p *= sc["p_mult"]
+    if sc.get("q_mult", 1.0) != 1.0:
+        q *= sc["q_mult"]
+    neg_a = p + q
+    np.negative(neg_a, out=neg_a)
+    # ceiling·F(τ) = A/(1 + r·e) − B with r = q/p, e = exp(−(p+q)τ), A = ceiling(1+r)/r, B = ceiling/r.
+    # Written G(τ) = A·c/(c + e) with c = 1/r = p/q, so a month costs mul, exp, add, divide; new adopters are
+    # G(τ_t) − G(τ_{t−1}) and B cancels (G(0) = B).
+    c = np.divide(p, q)
+    scale_b = ceiling * c                       # B = ceiling/r
+    scale_ac = (1.0 + c) * c                    # A·c = ceiling·(1+r)·c² = ceiling·(1+c)·c, since (1+r)·c = c + 1
+    scale_ac *= ceiling
+    if entrant:
+        scale_b_after = ceiling_after * c
+        scale_ac_after = (1.0 + c) * c * ceiling_after
+    churn = x["churn"] * model["churn_mult"]
+    if sc.get("churn_mult", 1.0) != 1.0:
+        churn *= sc["churn_mult"]
+    np.minimum(churn, 0.95, out=churn)
     growth = 1.0 + x["expansion"] * model["exp_mult"]
     vol = x["shock_volatility"]
     clock_profile = sc.get("clock_profile")
     churn_profile = sc.get("churn_profile")
 
-    init_c = model["init_customers"] * model["share"]
-    customers = np.broadcast_to(init_c, ceiling.shape).copy()
-    mrr = np.broadcast_to(model["init_mrr"] * model["share"], ceiling.shape).copy()
-    neg_a = -a
-    keep = 1.0 - churn
-    keep_growth = keep * growth
-    # ceiling·F(τ) = A/(1 + r·e) − B with e = exp(−(p+q)τ), A = ceiling(1+r)/r, B = ceiling/r: 5 array ops a month.
-    scale_a = ceiling * (1.0 + ratio) / ratio
-    scale_b = ceiling / ratio
+    segs = ceiling.shape[0]
+    # state[0] = new adopters, state[1] = MRR ÷ price (price is per path, so it factors out), state[2] = customers
+    state = _buf("state", (3, segs, n))
+    state[1] = model["init_mrr"] * model["share"] / price
+    state[2] = model["init_customers"] * model["share"]
+    mult = _buf("mult", (2, segs, n))
+    np.subtract(1.0, churn, out=mult[1])
+    np.multiply(mult[1], growth, out=mult[0])
+
+    e = _buf("e", ceiling.shape)
+    g = _buf("g", ceiling.shape)
+    g_prev = _buf("g_prev", ceiling.shape)
+    np.copyto(g_prev, scale_b)
+    new = state[0]
     if entrant:
-        scale_a_after = ceiling_after * (1.0 + ratio) / ratio
-        scale_b_after = ceiling_after / ratio
-    # Everything below works month by month on cache-sized vectors written into preallocated buffers:
-    # whole-horizon (36 x n) temporaries cost more in page faults than in arithmetic.
-    adopted = np.zeros_like(ceiling)
-    e = np.empty_like(ceiling)
-    target = np.empty_like(ceiling)
-    new = np.empty_like(ceiling)
-    tmp = np.empty_like(ceiling)
-    keep_m = keep_monthly
-    revenue_m = np.empty((HORIZON, n)) if keep_m else None
-    customers_m = np.empty((HORIZON, n)) if keep_m else None
-    cash_m = np.empty((HORIZON, n)) if keep_m else None
+        adopted = np.zeros_like(ceiling)
+    # Month-by-month on cache-sized vectors written into per-thread buffers: whole-horizon (36 x n) temporaries
+    # cost more in cache misses and page faults than the arithmetic.
+    flow_m = _buf("flow_m", (HORIZON, n))       # operating cash flow per month (kept for the break-even month)
+    cash_m = np.empty((HORIZON, n)) if keep_monthly else _buf("cash_m", (HORIZON, n))
+    revenue_m = np.empty((HORIZON, n)) if keep_monthly else None
+    customers_m = np.empty((HORIZON, n)) if keep_monthly else None
     tau = np.zeros(n)
     step = np.empty(n)
-    revenue = np.empty(n)
+    units = np.empty(n)                         # Σ_s MRR_s ÷ price
     new_total = np.empty(n)
-    flow = np.empty(n)
     vtmp = np.empty(n)
     upfront = x["upfront_cost"]
-    cash = -upfront.astype(np.float64)
-    npv = cash.copy()
-    trough = cash.copy()
+    npv = np.negative(upfront)
     disc = np.ones(n)
     step_disc = 1.0 / (1.0 + r_m)
     half_var = -0.5 * vol * vol
-    breakeven = np.full(n, float(NEVER))
-    payback = np.full(n, float(NEVER))
-    revenue_year = np.zeros((3, n))
-    opex_b = np.broadcast_to(opex, (n,))
-
+    pg = price * gm
+    units_year = np.zeros((3, n))
+    cash = np.negative(upfront)                 # before month 1
     for t in range(HORIZON):
         np.multiply(vol, shocks[t], out=step)
         step += half_var
@@ -163,56 +230,70 @@ def simulate(x: dict[str, np.ndarray], shocks: np.ndarray, model: dict[str, Any]
         tau += step
         np.multiply(neg_a, tau, out=e)
         np.exp(e, out=e)
-        e *= ratio
-        e += 1.0
-        after = entrant and t + 1 >= entry_month
-        np.divide(scale_a_after if after else scale_a, e, out=target)
-        target -= scale_b_after if after else scale_b
-        np.subtract(target, adopted, out=new)
+        e += c
         if entrant:
+            after = t + 1 >= entry_month
+            np.divide(scale_ac_after if after else scale_ac, e, out=g)
+            g -= scale_b_after if after else scale_b
+            np.subtract(g, adopted, out=new)
             # A shrinking ceiling (an entrant) must not un-adopt anyone.
             np.maximum(new, 0.0, out=new)
             adopted += new
         else:
-            adopted, target = target, adopted
+            np.divide(scale_ac, e, out=g)
+            np.subtract(g, g_prev, out=new)
+            g, g_prev = g_prev, g
         if churn_profile is not None:
-            keep = 1.0 - np.minimum(churn * churn_profile[t], 0.95)
-            keep_growth = keep * growth
-        customers *= keep
-        customers += new
-        mrr *= keep_growth
-        np.multiply(new, price, out=tmp)
-        mrr += tmp
-        mrr.sum(axis=0, out=revenue)
-        new.sum(axis=0, out=new_total)
-        np.multiply(revenue, gm, out=flow)
+            np.multiply(churn, churn_profile[t], out=mult[1])
+            np.minimum(mult[1], 0.95, out=mult[1])
+            np.subtract(1.0, mult[1], out=mult[1])
+            np.multiply(mult[1], growth, out=mult[0])
+        state[1:] *= mult
+        state[1:] += new
+        state[0].sum(axis=0, out=new_total)
+        state[1].sum(axis=0, out=units)
+        flow = flow_m[t]
+        np.multiply(units, pg, out=flow)
         np.multiply(new_total, cac, out=vtmp)
         flow -= vtmp
-        flow -= opex_b
-        cash += flow
+        flow -= opex
+        np.add(cash, flow, out=cash_m[t])
+        cash = cash_m[t]
         disc *= step_disc
         np.multiply(flow, disc, out=vtmp)
         npv += vtmp
-        np.minimum(trough, cash, out=trough)
-        month = float(t + 1)
-        np.copyto(breakeven, month, where=(flow > 0) & (breakeven > month))
-        np.copyto(payback, month, where=(cash >= 0) & (payback > month))
-        revenue_year[t // 12] += revenue
-        if keep_m:
-            revenue_m[t] = revenue
-            customers.sum(axis=0, out=customers_m[t])
-            cash_m[t] = cash
-    monthly = {"revenue": revenue_m, "customers": customers_m, "cash": cash_m} if keep_m else None
+        units_year[t // 12] += units
+        if keep_monthly:
+            np.multiply(units, price, out=revenue_m[t])
+            state[2].sum(axis=0, out=customers_m[t])
+    if not entrant:
+        adopted = g_prev - scale_b
+    trough = cash_m.min(axis=0)
+    np.minimum(trough, -upfront, out=trough)
+    # First month with a positive operating cash flow (break-even) and with cumulative cash back at 0 (payback):
+    # walking the months backwards, the last assignment is the earliest month.
+    breakeven = np.full(n, float(NEVER))
+    payback = np.full(n, float(NEVER))
+    hit = np.empty(n, dtype=bool)
+    for t in range(HORIZON - 1, -1, -1):
+        np.greater(flow_m[t], 0.0, out=hit)
+        np.copyto(breakeven, float(t + 1), where=hit)
+        np.greater_equal(cash_m[t], 0.0, out=hit)
+        np.copyto(payback, float(t + 1), where=hit)
+    revenue_year = units_year * price
+    revenue = units * price
+    cash = cash_m[-1].copy()  # cash_m may be a reused scratch buffer
 
+    mrr = state[1] * price
     # Terminal value: the installed base's remaining gross margin (no new sales, no further opex), discounted.
     denom = np.maximum(churn - (growth - 1.0) + r_m, MIN_TERMINAL_DENOM)
     terminal = (mrr * gm / denom).sum(axis=0)
-    npv = npv + terminal * disc
+    npv += terminal * disc
     weights = ceiling / np.maximum(ceiling.sum(axis=0), 1e-300)
     churn_w = (churn * weights).sum(axis=0)
     exp_w = ((growth - 1.0) * weights).sum(axis=0)
     lifetime = np.minimum(1.0 / np.maximum(churn_w - exp_w, 1.0 / LTV_CAP_MONTHS), LTV_CAP_MONTHS)
-    margin = price * gm
+    margin = pg
     funding = np.maximum(-trough, 0.0)
     arr36 = 12.0 * revenue
     out = {
@@ -221,7 +302,7 @@ def simulate(x: dict[str, np.ndarray], shocks: np.ndarray, model: dict[str, Any]
         "revenue_y2": revenue_year[1],
         "revenue_y3": revenue_year[2],
         "arr_36": arr36,
-        "customers_36": customers.sum(axis=0),
+        "customers_36": state[2].sum(axis=0),
         "funding_need": funding,
         "cash_36": cash,
         "breakeven_month": breakeven,
@@ -235,6 +316,6 @@ def simulate(x: dict[str, np.ndarray], shocks: np.ndarray, model: dict[str, Any]
         "adopted_36": adopted.sum(axis=0),
         "reach_som": (arr36 >= model["som_arr"]).astype(np.float64),
     }
-    if monthly is not None:
-        out["monthly"] = monthly
+    if keep_monthly:
+        out["monthly"] = {"revenue": revenue_m, "customers": customers_m, "cash": cash_m}
     return out

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from smvm.simulation.distributions import Z90, apply_copula, correlation_matrix, ppf
-from smvm.simulation.engine import HORIZON, NEVER, prepare_model, simulate
+from smvm.simulation.engine import BLOCK, HORIZON, NEVER, prepare_model, simulate
 from smvm.simulation.scenarios import SCENARIOS
 from smvm.simulation.sobol import sobol_points
 
@@ -163,16 +163,22 @@ class _Plan:
         x = {s["name"]: ppf(s, u[:, i]) for i, s in enumerate(self.specs)}
         return u, x, z
 
-    def run_chunk(self, k: int, n: int) -> dict[str, Any]:
+    def run_chunk(self, k: int, n: int, offset: int, dest: dict[str, np.ndarray]) -> dict[str, Any]:
+        """Simulate chunk ``k`` (``n`` paths) and write its per-path outputs into ``dest[name][offset:offset+n]``."""
         u, x, z = self.draws(k, n)
         start = k * self.chunk
         out = simulate(x, z, self.model, self.scenario, keep_monthly=start < self.fan_paths)
-        res: dict[str, Any] = {"n": n, "outputs": {name: out[name] for name in _OUTPUTS}}
+        outputs = {}
+        for name in _OUTPUTS:
+            view = dest[name][offset:offset + n]
+            view[...] = out[name]
+            outputs[name] = view
+        res: dict[str, Any] = {"n": n}
         if "monthly" in out:
             res["monthly"] = out["monthly"]
         if start < self.importance_paths:
             res["u"] = u.astype(np.float32)
-        res["metrics"] = _metrics(res["outputs"], out["reach_som"])
+        res["metrics"] = _metrics(outputs, out["reach_som"])
         return res
 
 
@@ -184,26 +190,39 @@ def _scenario_arrays(sc: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _metrics(o: dict[str, np.ndarray], reach: np.ndarray | None = None) -> dict[str, float]:
+_QUANTILED = ("npv", "ltv_cac", "arr_36", "revenue_y3", "funding_need", "roi", "cac_payback_months",
+              "breakeven_month")
+
+
+def _metrics(o: dict[str, np.ndarray], reach: np.ndarray | None = None,
+             summaries: dict[str, dict[str, float]] | None = None) -> dict[str, float]:
+    """Decision metrics of a block of paths; ``summaries`` (from ``_summary``) supplies already computed
+    percentiles so a large pooled run partitions each output once."""
     npv = o["npv"]
-    q = np.percentile(npv, [10, 50])
+    if summaries is None:
+        # One call for every quantile: each row is partitioned once (P10, P50, P90 of 8 outputs).
+        q = np.percentile(np.stack([o[name] for name in _QUANTILED]), [10, 50, 90], axis=1)
+        summaries = {name: {"p10": float(q[0, i]), "p50": float(q[1, i]), "p90": float(q[2, i])}
+                     for i, name in enumerate(_QUANTILED)}
+    s = summaries
+    be = o["breakeven_month"]
     return {
-        "p_npv_positive": float(np.mean(npv > 0)),
-        "npv_p50": float(q[1]),
-        "npv_p10": float(q[0]),
-        "ltv_cac_p50": float(np.median(o["ltv_cac"])),
-        "p_breakeven_24": float(np.mean(o["breakeven_month"] <= 24)),
-        "p_breakeven_36": float(np.mean(o["breakeven_month"] <= HORIZON)),
-        "arr_36_p50": float(np.median(o["arr_36"])),
-        "arr_36_p90": float(np.percentile(o["arr_36"], 90)),
-        "revenue_y3_p50": float(np.median(o["revenue_y3"])),
-        "p_reach_som": float(np.mean(reach)) if reach is not None else float("nan"),
-        "funding_need_p50": float(np.median(o["funding_need"])),
-        "roi_p50": float(np.median(o["roi"])),
-        "cac_payback_p50": float(np.median(o["cac_payback_months"])),
+        "p_npv_positive": float(np.count_nonzero(npv > 0) / npv.size),
+        "npv_p50": s["npv"]["p50"],
+        "npv_p10": s["npv"]["p10"],
+        "ltv_cac_p50": s["ltv_cac"]["p50"],
+        "p_breakeven_24": float(np.count_nonzero(be <= 24) / be.size),
+        "p_breakeven_36": float(np.count_nonzero(be <= HORIZON) / be.size),
+        "arr_36_p50": s["arr_36"]["p50"],
+        "arr_36_p90": s["arr_36"]["p90"],
+        "revenue_y3_p50": s["revenue_y3"]["p50"],
+        "p_reach_som": float(np.count_nonzero(reach) / reach.size) if reach is not None else float("nan"),
+        "funding_need_p50": s["funding_need"]["p50"],
+        "roi_p50": s["roi"]["p50"],
+        "cac_payback_p50": s["cac_payback_months"]["p50"],
         "acceptance_mean": float(np.mean(o["acceptance"])),
         "market_share_mean": float(np.mean(o["market_share"])),
-        "breakeven_p50": float(np.median(o["breakeven_month"])),
+        "breakeven_p50": s["breakeven_month"]["p50"],
     }
 
 
@@ -228,9 +247,10 @@ def _convergence(replicates: list[dict[str, float]], thresholds: dict[str, list[
     return metrics
 
 
-def _summary(arr: np.ndarray) -> dict[str, float]:
-    q = np.percentile(arr, PERCENTILES)
-    out = {f"p{p}": float(v) for p, v in zip(PERCENTILES, q, strict=True)}
+def _summary(arr: np.ndarray, extra: tuple[int, ...] = ()) -> dict[str, float]:
+    qs = PERCENTILES + extra
+    q = np.percentile(arr, qs)
+    out = {f"p{p}": float(v) for p, v in zip(qs, q, strict=True)}
     out["mean"] = float(arr.mean())
     return out
 
@@ -252,12 +272,15 @@ def run_simulation(config: dict[str, Any], *, progress: Callable[[float], None] 
     results: list[dict[str, Any]] = []
     extensions = 0
     stop_reason = "converged"
+    # Per-path outputs go straight into preallocated arrays (chunk k at its offset): no concatenation at the end.
+    dest = {name: np.empty(max(target, cap)) for name in _OUTPUTS}
     with ThreadPoolExecutor(max_workers=n_threads) as pool:
         while True:
             sizes = _chunk_sizes(target, chunk)
             todo = list(range(len(results), len(sizes)))
+            offsets = np.concatenate([[0], np.cumsum([r["n"] for r in results] + sizes[len(results):])]).tolist()
             planned = len(sizes)
-            for res in pool.map(lambda k: plan.run_chunk(k, sizes[k]), todo):
+            for res in pool.map(lambda k: plan.run_chunk(k, sizes[k], int(offsets[k]), dest), todo):
                 results.append(res)
                 if progress is not None:
                     progress(min(len(results) / planned, 1.0) * 0.85)
@@ -271,18 +294,23 @@ def run_simulation(config: dict[str, Any], *, progress: Callable[[float], None] 
                 break
             target = min(target * 2, cap)
             extensions += 1
-        sens = _sensitivity(plan, config, results) if config["analyses"].get("sensitivity", True) else None
+        total = sum(r["n"] for r in results)
+        pooled = {name: dest[name][:total] for name in _OUTPUTS}
+        sens = _sensitivity(plan, config, results, pooled["npv"], pool) \
+            if config["analyses"].get("sensitivity", True) else None
         if progress is not None:
             progress(0.95)
         scen = _scenarios(plan, config, pool) if config["analyses"].get("scenarios", True) else None
+        # Each output is partitioned once (P1/P99 of NPV for the histogram ride along), two outputs at a time.
+        summaries = dict(zip(_OUTPUTS, pool.map(lambda name: _summary(pooled[name], (1, 99) if name == "npv" else ()),
+                                                _OUTPUTS), strict=True))
 
-    total = sum(r["n"] for r in results)
-    pooled = {name: np.concatenate([r["outputs"][name] for r in results]) for name in _OUTPUTS}
     reach = pooled["arr_36"] >= plan.model["som_arr"]
-    headline = _metrics(pooled, reach)
-    outputs = {name: _summary(pooled[name]) for name in _OUTPUTS}
+    headline = _metrics(pooled, reach, summaries)
+    npv_q = summaries["npv"]
+    lo, hi = npv_q.pop("p1"), npv_q.pop("p99")
+    outputs = summaries
     npv = pooled["npv"]
-    lo, hi = np.percentile(npv, [1, 99])
     if hi <= lo:
         hi = lo + 1.0
     counts, edges = np.histogram(np.clip(npv, lo, hi), bins=40, range=(lo, hi))
@@ -327,12 +355,13 @@ def run_simulation(config: dict[str, Any], *, progress: Callable[[float], None] 
     }
 
 
-def _sensitivity(plan: _Plan, config: dict[str, Any], results: list[dict[str, Any]]) -> dict[str, Any]:
+def _sensitivity(plan: _Plan, config: dict[str, Any], results: list[dict[str, Any]], pooled_npv: np.ndarray,
+                 pool: ThreadPoolExecutor) -> dict[str, Any]:
     # Rank importance: inputs are built from uniforms, so an input's rank is its uniform's rank; only the output
-    # needs sorting (one argsort instead of one per input).
+    # needs sorting (one argsort instead of one per input). The chunks carrying ``u`` are the leading ones.
     with_u = [r for r in results if "u" in r]
     u = np.concatenate([r["u"] for r in with_u]).astype(np.float64)
-    npv = np.concatenate([r["outputs"]["npv"] for r in with_u])
+    npv = pooled_npv[:len(u)]
     n = len(npv)
     ranks = np.empty(n)
     ranks[np.argsort(npv, kind="stable")] = (np.arange(n) + 0.5) / n
@@ -359,7 +388,7 @@ def _sensitivity(plan: _Plan, config: dict[str, Any], results: list[dict[str, An
         d["statement"] = f"{d['input']} at P{d['median_percentile']:.0f} in failing paths"
 
     tornado = _tornado(plan)
-    sobol = _sobol_indices(plan, int(config["analyses"].get("sobol_n", SOBOL_N)))
+    sobol = _sobol_indices(plan, int(config["analyses"].get("sobol_n", SOBOL_N)), pool)
     return {"output": "npv", "rank_importance": importance, "importance_paths": n, "tornado": tornado,
             "sobol": sobol, "what_drives_failure": {"definition": "NPV <= 0", "p_failure": p_fail,
                                                     "drivers": drivers}}
@@ -391,7 +420,18 @@ def _tornado(plan: _Plan) -> list[dict[str, Any]]:
     return [{"base_npv": base, **b} for b in bars]
 
 
-def _sobol_indices(plan: _Plan, n: int) -> dict[str, Any]:
+def _npv_parallel(x: dict[str, np.ndarray], z: np.ndarray, plan: _Plan, pool: ThreadPoolExecutor | None) -> np.ndarray:
+    """NPV of every path, the kernel's blocks spread over the pool (per-path results do not depend on it)."""
+    n = z.shape[1]
+    if pool is None or n <= BLOCK:
+        return simulate(x, z, plan.model, plan.scenario)["npv"]
+    spans = [(lo, min(lo + BLOCK, n)) for lo in range(0, n, BLOCK)]
+    parts = pool.map(lambda s: simulate({k: v[s[0]:s[1]] for k, v in x.items()}, z[:, s[0]:s[1]], plan.model,
+                                        plan.scenario)["npv"], spans)
+    return np.concatenate(list(parts))
+
+
+def _sobol_indices(plan: _Plan, n: int, pool: ThreadPoolExecutor | None = None) -> dict[str, Any]:
     """Saltelli (2010) first-order and Jansen total-order indices of NPV, the monthly shocks as one group.
 
     Computed on independent inputs (Sobol indices are not defined under correlation); CIs are normal-theory
@@ -409,7 +449,7 @@ def _sobol_indices(plan: _Plan, n: int) -> dict[str, Any]:
     u = np.concatenate(blocks_u)
     z = np.concatenate(blocks_z, axis=1)
     x = {s["name"]: ppf(s, u[:, i]) for i, s in enumerate(plan.specs)}
-    f = simulate(x, z, plan.model, plan.scenario)["npv"].reshape(d + 3, n)
+    f = _npv_parallel(x, z, plan, pool).reshape(d + 3, n)
     fa, fb = f[0], f[1]
     var = float(np.var(np.concatenate([fa, fb])))
     names = plan.names + [SHOCK_GROUP]
