@@ -138,13 +138,13 @@ def make_server(standin: StandIn, host: str = "127.0.0.1", port: int = 0) -> Thr
             self.end_headers()
             self.wfile.write(data)
 
-        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        def do_GET(self) -> None:
             self._answer("GET")
 
-        def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+        def do_POST(self) -> None:
             self._answer("POST")
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's signature
+        def log_message(self, format: str, *args: Any) -> None:
             pass  # describe() already prints every request readably
 
     server = ThreadingHTTPServer((host, port), Handler)

@@ -15,8 +15,8 @@ from urllib.parse import urlsplit
 import psycopg2.extras
 
 from smvm.artifacts import RunDirectory
-from smvm.crypto.services import cipher_for
 from smvm.config import Settings
+from smvm.crypto.services import cipher_for
 from smvm.errors import ArtifactNotFoundError
 from smvm.store.db import Database
 from smvm.webhooks import models, payloads, transport

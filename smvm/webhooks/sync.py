@@ -12,8 +12,8 @@ from typing import Any
 import psycopg2.extras
 
 from smvm.artifacts import RunDirectory
-from smvm.crypto.services import cipher_for
 from smvm.config import Settings
+from smvm.crypto.services import cipher_for
 from smvm.errors import ArtifactNotFoundError
 from smvm.store.db import Database
 from smvm.webhooks import models, payloads
