@@ -89,7 +89,7 @@ def check_webhooks(db: Database, redis_client: Any | None) -> dict[str, Any]:
     if redis_client is not None:
         try:
             breakers = open_breakers(redis_client)
-        except Exception as exc:  # Redis down: report it as evidence, not as a failed request
+        except Exception as exc:  # noqa: BLE001 - Redis down: report it as evidence, not as a failed request
             evidence["breakers_error"] = type(exc).__name__
     evidence["open_breakers"] = breakers
     healthy = (rate is None or rate >= WEBHOOK_MIN_SUCCESS_RATE) and not breakers
@@ -134,7 +134,7 @@ def integration_health(settings: Settings, db: Database, redis_client: Any | Non
                         ("data_sync", lambda: check_sync(db, settings))):
         try:
             checks[name] = check()
-        except Exception as exc:  # PostgreSQL down is itself the finding
+        except Exception as exc:  # noqa: BLE001 - PostgreSQL down is itself the finding
             log.warning("smvm.integration_health.check_failed", extra={"check": name}, exc_info=True)
             checks[name] = {"healthy": False, "checked_at": _iso(_now()), "evidence": {"error": type(exc).__name__}}
     return {
