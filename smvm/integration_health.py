@@ -134,7 +134,7 @@ def integration_health(settings: Settings, db: Database, redis_client: Any | Non
                         ("data_sync", lambda: check_sync(db, settings))):
         try:
             checks[name] = check()
-        except Exception as exc:  # noqa: BLE001 - PostgreSQL down is itself the finding
+        except Exception as exc:  # PostgreSQL down is itself the finding
             log.warning("smvm.integration_health.check_failed", extra={"check": name}, exc_info=True)
             checks[name] = {"healthy": False, "checked_at": _iso(_now()), "evidence": {"error": type(exc).__name__}}
     return {
