@@ -52,8 +52,10 @@ def _machine() -> dict[str, Any]:
     return info
 
 
-def _rng_floor(n: int, d: int, chunk: int, sampler: str) -> float:
-    """Wall time to merely draw the same variates as the run: uniforms for the inputs plus 36 normals a path."""
+def _rng_floor(n: int, d: int, chunk: int, sampler: str) -> tuple[float, float]:
+    """Wall and CPU time to merely draw the same variates as the run, the same way: per fixed-size chunk, from the
+    chunk's own SeedSequence child, the scrambled Sobol (or PCG64) uniforms for the inputs plus 36 PCG64 normals
+    a path, on the same thread pool."""
 
     def draw(k: int) -> None:
         size = min(chunk, n - k * chunk)
@@ -68,20 +70,21 @@ def _rng_floor(n: int, d: int, chunk: int, sampler: str) -> float:
     chunks = range((n + chunk - 1) // chunk)
     with ThreadPoolExecutor(THREADS) as pool:
         list(pool.map(draw, chunks))
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         list(pool.map(draw, chunks))
-    return time.perf_counter() - start
+    return time.perf_counter() - start, time.process_time() - cpu
 
 
 def _child_1m(sampler: str) -> None:
     cfg = _config(sim.MAX_ITERATIONS, sampler=sampler, analyses={"scenarios": False})
     small = _config(1000, sampler=sampler)
     sim.run_simulation(small, threads=THREADS)  # warm imports and caches, as a worker would be
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     res = sim.run_simulation(cfg, threads=THREADS)
-    wall = time.perf_counter() - start
-    floor = _rng_floor(res["paths"]["used"], len(cfg["inputs"]), cfg["paths"]["chunk_size"], sampler)
-    print(json.dumps({"wall_s": wall, "paths": res["paths"]["used"], "rng_floor_s": floor,
+    wall, cpu = time.perf_counter() - start, time.process_time() - cpu
+    floor, floor_cpu = _rng_floor(res["paths"]["used"], len(cfg["inputs"]), cfg["paths"]["chunk_size"], sampler)
+    print(json.dumps({"wall_s": wall, "cpu_s": cpu, "paths": res["paths"]["used"], "rng_floor_s": floor,
+                      "rng_floor_cpu_s": floor_cpu, "load": os.getloadavg()[0],
                       "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0}))
 
 
@@ -105,7 +108,7 @@ def main() -> None:
         _child_1m(args.sampler)
         return
 
-    print("machine:", json.dumps(_machine()))
+    print("machine:", json.dumps(_machine()), "load average:", " ".join(f"{v:.2f}" for v in os.getloadavg()))
     default = _config(1000)
     core = _config(1000, analyses={"sensitivity": False, "scenarios": False})
     full = _timed(lambda: sim.run_simulation(default, threads=THREADS), args.repeat)
@@ -125,8 +128,10 @@ def main() -> None:
     print(f"1M paths x 36 months end to end ({one_m['paths']:,} paths, {args.sampler}, sampling + copula + "
           f"simulation + percentiles + fan + rank importance + failure drivers + tornado + Sobol, {THREADS} "
           f"threads, fresh process): {one_m['wall_s']:.2f} s")
-    print(f"RNG floor (drawing the same variates only): {one_m['rng_floor_s']:.3f} s; ratio "
-          f"{one_m['wall_s'] / one_m['rng_floor_s']:.1f}x")
+    print(f"  CPU time of that run (both threads): {one_m['cpu_s']:.2f} s; 1-min load average {one_m['load']:.2f}")
+    print(f"RNG floor (drawing the same variates only): {one_m['rng_floor_s']:.3f} s wall, "
+          f"{one_m['rng_floor_cpu_s']:.3f} s CPU; ratio {one_m['wall_s'] / one_m['rng_floor_s']:.1f}x wall, "
+          f"{one_m['cpu_s'] / one_m['rng_floor_cpu_s']:.1f}x CPU")
     print(f"peak RSS of the 1M-path process: {one_m['peak_rss_mb']:.0f} MB")
 
 

@@ -23,7 +23,7 @@ _TABLE_SIZE = 2048
 
 
 @functools.cache
-def _pert_table(low: float, likely: float, high: float, lam: float) -> np.ndarray:
+def _pert_table(low: float, likely: float, high: float, lam: float) -> tuple[np.ndarray, np.ndarray]:
     """PERT quantiles tabulated on a cosine grid u = (1 − cos(π·s))/2, s uniform.
 
     ``betaincinv`` runs at ~1 µs per value, far too slow per path, so it is evaluated once per input; the cosine
@@ -36,15 +36,21 @@ def _pert_table(low: float, likely: float, high: float, lam: float) -> np.ndarra
     s = np.linspace(0.0, 1.0, _TABLE_SIZE + 1)
     grid = 0.5 * (1.0 - np.cos(np.pi * s))
     x = _special().betaincinv(a, b, grid)
-    return low + span * x
+    table = low + span * x
+    # Knots and slopes (slope[i] = table[i+1] − table[i], the same float the interpolation would compute).
+    return table, np.diff(table)
 
 
-def _table_lookup(table: np.ndarray, u: np.ndarray) -> np.ndarray:
-    pos = np.arccos(1.0 - 2.0 * u) * (_TABLE_SIZE / np.pi)
-    idx = np.minimum(pos.astype(np.int64), _TABLE_SIZE - 1)
-    frac = pos - idx
-    lo = table[idx]
-    return lo + frac * (table[idx + 1] - lo)
+def _table_lookup(table: tuple[np.ndarray, np.ndarray], u: np.ndarray) -> np.ndarray:
+    knots, slope = table
+    pos = np.arccos(1.0 - 2.0 * u)
+    pos *= _TABLE_SIZE / np.pi
+    idx = pos.astype(np.int64)
+    np.minimum(idx, _TABLE_SIZE - 1, out=idx)
+    frac = np.subtract(pos, idx, out=pos)
+    frac *= slope[idx]
+    frac += knots[idx]
+    return frac
 
 
 def pert_params(low: float, likely: float, high: float, lam: float = PERT_LAMBDA) -> tuple[float, float]:
@@ -135,6 +141,20 @@ def correlation_matrix(names: list[str], pairs: list[dict[str, Any]]) -> dict[st
         "repaired": repaired,
         "repair_max_change": max_change,
     }
+
+
+def lognormal_from_normal(spec: dict[str, Any], z: np.ndarray) -> np.ndarray:
+    """A lognormal input straight from its (correlated) standard normal, skipping the ndtr/ndtri round trip."""
+    low, likely, high = float(spec["low"]), float(spec["likely"]), float(spec["high"])
+    if high - low <= 1e-12 * max(abs(high), abs(low), 1.0):
+        return np.full(z.shape, likely, dtype=np.float64)
+    mu, sigma = lognormal_params(low, likely, high)
+    return np.exp(mu + sigma * z)
+
+
+def correlated_normals(u: np.ndarray, chol: np.ndarray, active: np.ndarray) -> np.ndarray:
+    """Gaussian-copula normals (n, len(active)) for the columns ``active`` of uniforms ``u``."""
+    return _special().ndtri(u[:, active]) @ chol.T
 
 
 def apply_copula(u: np.ndarray, gaussian: np.ndarray, active: np.ndarray) -> np.ndarray:

@@ -10,7 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from smvm.simulation.distributions import Z90, apply_copula, correlation_matrix, ppf
+from smvm.simulation.distributions import (Z90, _special, correlated_normals, correlation_matrix,
+                                           lognormal_from_normal, ppf)
 from smvm.simulation.engine import BLOCK, HORIZON, NEVER, prepare_model, simulate
 from smvm.simulation.scenarios import SCENARIOS
 from smvm.simulation.sobol import sobol_points
@@ -143,6 +144,8 @@ class _Plan:
         gauss = np.array(config["correlation"]["gaussian"], dtype=np.float64)
         off = np.abs(gauss - np.eye(self.d)) > 0
         self.active = np.flatnonzero(off.any(axis=0))
+        self.active_col = {int(i): j for j, i in enumerate(self.active)}
+        self.chol = np.linalg.cholesky(gauss[np.ix_(self.active, self.active)]) if self.active.size else None
         self.gauss = gauss
         self.scenario = _scenario_arrays(config["scenarios"][config["scenario"]])
         an = config["analyses"]
@@ -158,9 +161,20 @@ class _Plan:
         else:
             u = np.random.default_rng(s_u).random((n, self.d))
         z = np.random.default_rng(s_z).standard_normal((HORIZON, n))
-        if correlated:
-            u = apply_copula(u, self.gauss, self.active)
-        x = {s["name"]: ppf(s, u[:, i]) for i, s in enumerate(self.specs)}
+        if not correlated or self.active.size == 0:
+            return u, {s["name"]: ppf(s, u[:, i]) for i, s in enumerate(self.specs)}, z
+        # Gaussian copula: correlated normals for the active columns; lognormal inputs take theirs directly
+        # (no ndtr/ndtri round trip), the others go back to uniforms for their inverse CDF.
+        zc = correlated_normals(u, self.chol, self.active)
+        u = u.copy()
+        u[:, self.active] = _special().ndtr(zc)
+        x = {}
+        for i, s in enumerate(self.specs):
+            col = self.active_col.get(i)
+            if col is not None and s["distribution"] == "lognormal":
+                x[s["name"]] = lognormal_from_normal(s, zc[:, col])
+            else:
+                x[s["name"]] = ppf(s, u[:, i])
         return u, x, z
 
     def run_chunk(self, k: int, n: int, offset: int, dest: dict[str, np.ndarray]) -> dict[str, Any]:

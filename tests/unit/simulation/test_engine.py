@@ -75,3 +75,22 @@ def test_kernel_choice_shares_with_outside_option_sum_to_one():
     assert np.allclose(ours + rivals + outside, 1.0)
     out = simulate(x, z, m, {})
     assert np.allclose(out["market_share"], (ours * m["share"]).sum(axis=0))
+
+
+def test_kernel_blocks_and_scratch_buffers_never_change_a_result():
+    # The kernel tiles paths into cache-sized blocks and reuses per-thread scratch arrays: results must be
+    # bit-identical for any block size, and a later call must not overwrite an earlier call's outputs.
+    cfg = make_config(persona_count=3, competitor_count=4)
+    plan = _Plan(cfg)
+    _, x, z = plan.draws(0, 2048)
+    whole = simulate(x, z, plan.model, plan.scenario, keep_monthly=True, block=2048)
+    snapshot = {k: v.copy() for k, v in whole.items() if k != "monthly"}
+    _, x2, z2 = plan.draws(1, 2048)
+    simulate(x2, z2, plan.model, plan.scenario, block=2048)
+    for block in (256, 1000):
+        tiled = simulate(x, z, plan.model, plan.scenario, keep_monthly=True, block=block)
+        for k, v in snapshot.items():
+            assert np.array_equal(whole[k], v), k
+            assert np.array_equal(tiled[k], v), (k, block)
+        for k, v in whole["monthly"].items():
+            assert np.array_equal(tiled["monthly"][k], v), (k, block)
