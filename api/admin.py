@@ -46,10 +46,23 @@ def _body() -> dict[str, Any]:
     return filters
 
 
+def _int_arg(name: str, default: int, *, low: int, high: int) -> int:
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise RequestValidationError("invalid query parameter", details={name: ["Not a valid integer."]}) from None
+    if not low <= value <= high:
+        raise RequestValidationError("invalid query parameter", details={name: [f"Must be between {low} and {high}."]})
+    return value
+
+
 @bp.get("/dlq")
 def list_dead() -> dict[str, Any]:
-    limit = min(int(request.args.get("limit", 100)), 500)
-    offset = int(request.args.get("offset", 0))
+    limit = _int_arg("limit", 100, low=1, high=500)
+    offset = _int_arg("offset", 0, low=0, high=1_000_000)
     rows, total = _service().list_dead(limit=limit, offset=offset, **_filters(request.args))
     return {"total": total, "limit": limit, "offset": offset, "items": rows}
 
