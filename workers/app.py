@@ -62,6 +62,9 @@ def create_celery(settings: Settings) -> Celery:
     from workers.beat import beat_schedule
 
     app = Celery("smvm", set_as_current=True)
+    # Celery's "current app" is per thread; gunicorn serves requests on other threads, where shared tasks would
+    # otherwise bind to Celery's broker-less default app. The default app is process-wide.
+    app.set_default()
     app.config_from_object(celery_config(settings))
     app.conf.beat_schedule = beat_schedule(settings)
     app.smvm_settings = settings  # type: ignore[attr-defined]

@@ -147,11 +147,6 @@ def test_full_run_sends_every_update_signed_once(e2e_run: E2ERun) -> None:
     assert len(alerts) == sum(1 for row in deliveries if row["kind"] == "alert")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "the API publishes the after-commit deliver_webhook hint from gunicorn's request threads, where the shared_task "
-    "resolves to Celery's thread-local *default* app (no broker), so RUN_INITIATED waits for the due-poller and "
-    "arrives late; fix: make the SMVM app the default (app.set_default() in workers.app.create_celery)"
-))
 def test_updates_arrive_in_event_order(e2e_run: E2ERun) -> None:
     arrived = [(u["event"], u["current_stage"]) for u in e2e_run.updates]
     assert [kind for kind, _ in arrived] == e2e_run.expected_kinds, f"updates arrived out of order: {arrived}"
