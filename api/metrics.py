@@ -12,9 +12,8 @@ import time
 
 import redis
 from flask import Blueprint, Flask, Response, current_app, g, request
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
 from prometheus_client import REGISTRY as DEFAULT_REGISTRY
-from prometheus_client import multiprocess
 
 from smvm.integration_health import IntegrationHealthCollector
 from smvm.metrics import StateCollector

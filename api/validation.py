@@ -12,7 +12,7 @@ from marshmallow import Schema, ValidationError
 
 from api import security
 from smvm.artifacts import PUBLIC_ARTIFACTS
-from smvm.errors import ArtifactNotFoundError, RequestValidationError
+from smvm.errors import ArtifactNotFoundError, RequestValidationError, UnsupportedMediaTypeError
 from smvm.intake.services import check_callback_url, parse_request
 from smvm.runs import views
 from smvm.runs.schemas import CancelSchema, CompleteSchema, FinalizeSchema, ListQuerySchema
@@ -38,9 +38,9 @@ def _json_body(*, optional: bool = False) -> Any:
     if optional and not raw.strip():
         return {}
     if not request.is_json:
-        error = RequestValidationError("Content-Type must be application/json.", details={"Content-Type": [request.content_type or "missing"]})
-        error.status, error.code = 415, "UNSUPPORTED_MEDIA_TYPE"
-        raise error
+        raise UnsupportedMediaTypeError(
+            "Content-Type must be application/json.", details={"Content-Type": [request.content_type or "missing"]}
+        )
     try:
         # Standard JSON only: Python's parser would otherwise accept NaN and Infinity.
         return json.loads(raw, parse_constant=_reject_constant)

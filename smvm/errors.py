@@ -32,6 +32,11 @@ class RequestValidationError(SmvmError):
     code = "VALIDATION_ERROR"
 
 
+class UnsupportedMediaTypeError(SmvmError):
+    status = 415
+    code = "UNSUPPORTED_MEDIA_TYPE"
+
+
 class RunNotFoundError(SmvmError):
     status = 404
     code = "NOT_FOUND"

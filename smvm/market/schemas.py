@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from typing import Any
 
@@ -62,7 +63,7 @@ class VanWestendorpAnswerSchema(Schema):
         # Van Westendorp answers only mean something when the four thresholds are ordered.
         order = ("too_cheap", "cheap", "expensive", "too_expensive")
         values = [data[k] for k in order]
-        if any(a > b for a, b in zip(values, values[1:], strict=False)):
+        if any(a > b for a, b in itertools.pairwise(values)):
             raise ValidationError("Answers must satisfy too_cheap <= cheap <= expensive <= too_expensive.",
                                   field_name="_schema")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 from typing import Any
 
 _DPI = 90
@@ -47,7 +48,7 @@ def npv_histogram(sim: dict[str, Any]) -> bytes:
     h = sim["npv_histogram"]
     edges = h["edges"]
     fig, ax = plt.subplots(figsize=(6.4, 2.6))
-    widths = [b - a for a, b in zip(edges[:-1], edges[1:], strict=True)]
+    widths = [b - a for a, b in itertools.pairwise(edges)]
     colors = ["tab:red" if a + w / 2 < 0 else "tab:green" for a, w in zip(edges[:-1], widths, strict=True)]
     ax.bar(edges[:-1], h["counts"], width=widths, align="edge", color=colors)
     ax.axvline(0, color="black", lw=0.8)

@@ -47,8 +47,8 @@ def render_markdown_report(bundle: dict[str, Any]) -> str:
     personas, comps = bundle["personas"], bundle["competitors"]
     m, out = sim["metrics"], sim["outputs"]
     idea = (bundle.get("request") or {}).get("idea") or {}
-    L: list[str] = [f"# Validation report: {_title(bundle)}", ""]
-    L += ["## Executive summary", "",
+    lines: list[str] = [f"# Validation report: {_title(bundle)}", ""]
+    lines += ["## Executive summary", "",
           f"**Recommendation: {dec['recommendation']}** (score {dec['score']:.1f}/100, confidence "
           f"{dec['confidence']:.2f}{', borderline' if dec['borderline'] else ''}; gate: {dec['gate_decision']}).", "",
           f"- {_pct(m['p_npv_positive'])} of {sim['paths']['used']:,} simulated futures have a positive NPV; "
@@ -58,25 +58,25 @@ def render_markdown_report(bundle: dict[str, Any]) -> str:
           f"operating break-even by month 24 in {_pct(m['p_breakeven_24'])} of futures.",
           f"- Data quality {md['data_quality']['score']:.2f} (0 = all benchmark priors, 1 = all client evidence)."]
     for ko in dec.get("knockouts") or []:
-        L.append(f"- Knock-out: {ko['message']}.")
+        lines.append(f"- Knock-out: {ko['message']}.")
     if dec.get("pivot") and dec["pivot"].get("resimulated"):
         pv = dec["pivot"]
         best = pv["resimulated"]["best"]
-        L.append(f"- Suggested pivot: {pv['suggested_change']} -> score {best['score']:.1f} "
+        lines.append(f"- Suggested pivot: {pv['suggested_change']} -> score {best['score']:.1f} "
                  f"({best['recommendation']}), P(NPV>0) {_pct(best['metrics']['p_npv_positive'])}.")
-    L += ["", "Critical success factors:", ""] + [f"{i}. {c}" for i, c in
+    lines += ["", "Critical success factors:", ""] + [f"{i}. {c}" for i, c in
                                                   enumerate(dec["critical_success_factors"], 1)]
     mk = md["market"]
-    L += ["", "## Demand", "",
+    lines += ["", "## Demand", "",
           f"Domain: **{md['domain']['name']}** ({md['domain']['how']}). "
           f"{idea.get('description') or ''}".strip(), ""]
-    L += _table(["measure", "value", "source"],
+    lines += _table(["measure", "value", "source"],
                 [["TAM", _money(mk["tam"]["value"]), mk["tam"]["source"]],
                  ["SAM", _money(mk["sam"]["value"]), mk["sam"]["source"]],
                  ["SOM (target ARR)", _money(mk["som"]["value"]), mk["som"]["source"]],
                  ["SAM accounts", f"{mk['sam_accounts']:,.0f}", f"SAM / (12 x {_money(mk['reference_price'])})"]])
-    L += ["", "Simulated demand (P10 / P50 / P90):", ""]
-    L += _table(["output", "P10", "P50", "P90"],
+    lines += ["", "Simulated demand (P10 / P50 / P90):", ""]
+    lines += _table(["output", "P10", "P50", "P90"],
                 [[f"revenue year {y}", _money(out[f'revenue_y{y}']['p10']), _money(out[f'revenue_y{y}']['p50']),
                   _money(out[f'revenue_y{y}']['p90'])] for y in (1, 2, 3)]
                 + [["customers at month 36", f"{out['customers_36']['p10']:,.0f}",
@@ -84,89 +84,89 @@ def render_markdown_report(bundle: dict[str, Any]) -> str:
                    ["share of SAM accepting the price", _pct(out["acceptance"]["p10"]),
                     _pct(out["acceptance"]["p50"]), _pct(out["acceptance"]["p90"])]])
     for f in mk["flags"]:
-        L.append(f"\n> {f}")
-    L += ["", "## Personas", ""]
-    L += _table(["id", "segment", "SAM share", "WTP likely ($/mo)", "Bass p / q", "churn/mo", "evidence"],
+        lines.append(f"\n> {f}")
+    lines += ["", "## Personas", ""]
+    lines += _table(["id", "segment", "SAM share", "WTP likely ($/mo)", "Bass p / q", "churn/mo", "evidence"],
                 [[p["id"], p["name"], _pct(p["sam_share"]), f"{p['wtp']['likely']:,.0f}",
                   f"{p['adoption']['p']:.4f} / {p['adoption']['q']:.3f}", f"{p['churn_monthly']:.1%}",
                   p["evidence_grade"]] for p in personas["personas"]])
-    L += ["", "## Competition", ""]
-    L += _table(["competitor", "share", "price ($/mo)", "strength", "position"],
+    lines += ["", "## Competition", ""]
+    lines += _table(["competitor", "share", "price ($/mo)", "strength", "position"],
                 [[c["name"], _pct(c["share"]), f"{c['price']:,.0f}", f"{c['strength']:+.2f}", c["position"]]
                  for c in comps["top_5"]])
-    L += ["", f"{comps['count']} competitors ({comps['named']} named by the client); concentration HHI "
+    lines += ["", f"{comps['count']} competitors ({comps['named']} named by the client); concentration HHI "
           f"{comps['concentration_hhi']:.0f}. Simulated share of choice {_pct(m['market_share_mean'])}."]
     tv = dec["deliverables"]["technical_validation"]
-    L += ["", "## Technical", "",
+    lines += ["", "## Technical", "",
           f"Feasibility {tv['architecture_feasibility']['score']:.0f}/100 (complexity "
           f"{tv['architecture_feasibility']['complexity']:.1f}/5): {tv['architecture_feasibility']['assessment']}.",
           f"Integration complexity: {tv['integration_complexity']['level']}.", ""]
-    L += [f"- {r}" for r in tv["reasoning"]] or ["- No complexity drivers found in the idea text."]
-    L += ["", "Stack recommendations:", ""] + [f"- {s}" for s in tv["stack_recommendations"]]
-    L += ["", "## Financial", ""]
-    L += _table(["output", "P5", "P10", "P50", "P90", "P95"],
+    lines += [f"- {r}" for r in tv["reasoning"]] or ["- No complexity drivers found in the idea text."]
+    lines += ["", "Stack recommendations:", ""] + [f"- {s}" for s in tv["stack_recommendations"]]
+    lines += ["", "## Financial", ""]
+    lines += _table(["output", "P5", "P10", "P50", "P90", "P95"],
                 [[name, *[(_money if money else (lambda v: f"{v:.2f}"))(out[key][p])
                           for p in ("p5", "p10", "p50", "p90", "p95")]]
                  for name, key, money in (("NPV", "npv", True), ("ARR month 36", "arr_36", True),
                                           ("funding need", "funding_need", True), ("ROI", "roi", False),
                                           ("LTV/CAC", "ltv_cac", False),
                                           ("CAC payback (months)", "cac_payback_months", False))])
-    L += ["", f"Break-even month P50: {_months(out['breakeven_month']['p50'])}; "
+    lines += ["", f"Break-even month P50: {_months(out['breakeven_month']['p50'])}; "
           f"P(break-even within 36 months) {_pct(m['p_breakeven_36'])}.", ""]
     sens = sim.get("sensitivity") or {}
     if sens:
-        L += ["Sobol indices of NPV (95 % CI):", ""]
-        L += _table(["input", "S1", "ST"],
+        lines += ["Sobol indices of NPV (95 % CI):", ""]
+        lines += _table(["input", "S1", "ST"],
                     [[e["input"], f"{e['s1']:.3f} [{e['s1_ci'][0]:.3f}, {e['s1_ci'][1]:.3f}]",
                       f"{e['st']:.3f} [{e['st_ci'][0]:.3f}, {e['st_ci'][1]:.3f}]"]
                      for e in sens["sobol"]["indices"][:8]])
-        L += ["", "Tornado (NPV at P10 / P90 of each input, others at median):", ""]
-        L += _table(["input", "NPV at P10", "NPV at P90", "swing"],
+        lines += ["", "Tornado (NPV at P10 / P90 of each input, others at median):", ""]
+        lines += _table(["input", "NPV at P10", "NPV at P90", "swing"],
                     [[b["input"], _money(b["npv_low"]), _money(b["npv_high"]), _money(b["swing"])]
                      for b in sens["tornado"][:8]])
     scen = (sim.get("scenarios") or {}).get("results") or {}
     if scen:
-        L += ["", "Scenarios (common random numbers):", ""]
-        L += _table(["scenario", "P(NPV>0)", "P50 NPV", "delta P50 NPV", "P50 ARR 36"],
+        lines += ["", "Scenarios (common random numbers):", ""]
+        lines += _table(["scenario", "P(NPV>0)", "P50 NPV", "delta P50 NPV", "P50 ARR 36"],
                     [[k, _pct(v["metrics"]["p_npv_positive"]), _money(v["metrics"]["npv_p50"]),
                       _money(v["delta_vs_base"]["npv_p50"]), _money(v["metrics"]["arr_36_p50"])]
                      for k, v in scen.items()])
-    L += ["", "## Risk", ""]
-    L += _table(["risk", "level", "score", "drivers"],
+    lines += ["", "## Risk", ""]
+    lines += _table(["risk", "level", "score", "drivers"],
                 [[k, v["level"], f"{v['score']:.2f}", "; ".join(v["drivers"])]
                  for k, v in dec["risk_assessment"].items()])
     wdf = sens.get("what_drives_failure") if sens else None
     if wdf:
         sig = [d["statement"] for d in wdf["drivers"] if d["significant"]]
-        L += ["", f"What drives failure (NPV <= 0 in {_pct(wdf['p_failure'])} of paths): "
+        lines += ["", f"What drives failure (NPV <= 0 in {_pct(wdf['p_failure'])} of paths): "
               + ("; ".join(sig) if sig else "no single input separates the failing paths") + "."]
-    L += ["", "## Decision", ""]
-    L += _table(["dimension", "weight", "score", "evidence"],
+    lines += ["", "## Decision", ""]
+    lines += _table(["dimension", "weight", "score", "evidence"],
                 [[d["name"], f"{d['weight']:.2f}", f"{d['score']:.1f}", d["evidence"]] for d in dec["dimensions"]])
     vs = dec["verdict_stability"]
-    L += ["", f"Verdict **{dec['recommendation']}** at {dec['score']:.1f} (GO >= {dec['thresholds']['go']:.0f}, "
+    lines += ["", f"Verdict **{dec['recommendation']}** at {dec['score']:.1f} (GO >= {dec['thresholds']['go']:.0f}, "
           f"KILL < {dec['thresholds']['kill']:.0f}). {vs['replicates']} independent replicates agree "
           f"{_pct(vs['agreement'])} (scores {vs['score_min']} to {vs['score_max']}).", ""]
     if dec.get("go_gates_failed"):
-        L.append("GO gates not met: " + ", ".join(g["rule"] for g in dec["go_gates_failed"]) + ".")
+        lines.append("GO gates not met: " + ", ".join(g["rule"] for g in dec["go_gates_failed"]) + ".")
     if dec.get("pivot"):
         pv = dec["pivot"]
-        L += ["", "Pivot drivers: " + "; ".join(d["statement"] or d["input"] for d in pv["drivers"]) + ".", ""]
+        lines += ["", "Pivot drivers: " + "; ".join(d["statement"] or d["input"] for d in pv["drivers"]) + ".", ""]
     if dec.get("pivot") and dec["pivot"].get("resimulated"):
-        L += _table(["candidate change", "score", "verdict", "P(NPV>0)"],
+        lines += _table(["candidate change", "score", "verdict", "P(NPV>0)"],
                     [[c["change"], f"{c['score']:.1f}", c["recommendation"], _pct(c["metrics"]["p_npv_positive"])]
                      for c in pv["resimulated"]["candidates"]])
-    L += ["", "Next steps:", ""] + [f"{i}. {s}" for i, s in enumerate(dec["next_steps"], 1)]
-    L += ["", "## Assumptions and priors", ""]
-    L += _table(["input", "distribution", "low", "likely", "high", "unit", "grade", "source"],
+    lines += ["", "Next steps:", ""] + [f"{i}. {s}" for i, s in enumerate(dec["next_steps"], 1)]
+    lines += ["", "## Assumptions and priors", ""]
+    lines += _table(["input", "distribution", "low", "likely", "high", "unit", "grade", "source"],
                 [[n, e["distribution"], f"{e['low']:.4g}", f"{e['likely']:.4g}", f"{e['high']:.4g}", e["unit"],
                   e["grade"], e["source"]] for n, e in md["inputs"].items()])
-    L += ["", "Correlations (target rank correlation): "
+    lines += ["", "Correlations (target rank correlation): "
           + "; ".join(f"{c['a']} ~ {c['b']} {c['rank_corr']:+.1f} ({c['reason']})" for c in md["correlations"]),
           "", "Notes: " + "; ".join(md["data_quality"]["notes"])]
     cfg = bundle.get("simulation_config") or {}
     conv = sim["convergence"]
-    L += ["", "## Provenance", "",
+    lines += ["", "## Provenance", "",
           f"- run {run.get('run_id')} / {run.get('validation_id')} / project {run.get('project_id')}",
           f"- created {run.get('created_at')}; smvm {run.get('smvm_version')}; model {sim['model_version']}; "
           f"priors {md['priors_version']}",
@@ -177,8 +177,8 @@ def render_markdown_report(bundle: dict[str, Any]) -> str:
           f"- correlation matrix repaired: {cfg.get('correlation', {}).get('repaired', False)}", ""]
     arts = bundle.get("artifacts") or {}
     if arts:
-        L += _table(["artifact", "sha256"], [[k, v] for k, v in sorted(arts.items())])
-    return "\n".join(L) + "\n"
+        lines += _table(["artifact", "sha256"], [[k, v] for k, v in sorted(arts.items())])
+    return "\n".join(lines) + "\n"
 
 
 def _latin1(text: str) -> str:

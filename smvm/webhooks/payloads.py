@@ -75,7 +75,7 @@ def build_update_v1(
         "run_status": run["status"],
         "progress": progress(run, stages),
         "current_stage": stage,
-        "step_name": STEP_NAMES.get(stage or "", None),
+        "step_name": STEP_NAMES.get(stage or ""),
         "stage_results": {
             row["name"]: {
                 "status": row["status"].lower(),

@@ -12,8 +12,6 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
-import psycopg2.extras
-
 from smvm.artifacts import RunDirectory
 from smvm.config import Settings
 from smvm.crypto.services import cipher_for

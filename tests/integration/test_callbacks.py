@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import uuid
@@ -127,8 +128,8 @@ def test_three_failures_then_success_keeps_webhook_id_and_schedule(callback_stac
     assert all(r.verified for r in attempts), [r.error for r in attempts]
     assert len({r.headers["webhook-timestamp"] for r in attempts}) >= 2  # per attempt, not per message
     assert all(r.headers.get("x-correlation-id") == run["correlation_id"] for r in attempts if run["correlation_id"])
-    gaps = [later.at - earlier.at for earlier, later in zip(attempts, attempts[1:])]
-    for gap, expected in zip(gaps, (1.0, 2.0, 4.0)):
+    gaps = [later.at - earlier.at for earlier, later in itertools.pairwise(attempts)]
+    for gap, expected in zip(gaps, (1.0, 2.0, 4.0), strict=True):
         assert expected - 0.2 <= gap <= expected + 1.5, gaps
     payload = attempts[-1].json()
     assert payload["validation_id"] == run["validation_id"] and payload["status"] == "running"

@@ -223,10 +223,11 @@ def _hostile_cases() -> list[tuple[str, str, str, dict, bytes | None]]:
         for suffix in ("status", "results", "gate", "artifacts/meta.json", "artifacts/../../etc/passwd"):
             cases.append((f"id-{i}-{suffix}", "GET", f"/validation/{ident}/{suffix}", {}, None))
     for i, value in enumerate(["1e999", "-1", "99999999999999999999999", "[]", "{}", '"x"', "null", "true"]):
-        raw = ('{"project_id": "SEC-H", "business_idea": {"description": "d", "estimated_tam": %s}}' % value).encode()
+        raw = f'{{"project_id": "SEC-H", "business_idea": {{"description": "d", "estimated_tam": {value}}}}}'.encode()
         cases.append((f"number-{i}", "POST", "/validation/runs", {"Content-Type": "application/json"}, raw))
     for i, header in enumerate(["bad\x7fvalue", "x" * 6000, "ok", "CORR-\u00e9"]):
-        cases.append((f"corr-{i}", "GET", "/validation/runs", {"X-Correlation-ID": header.encode("utf-8", "replace").decode("latin-1")}, None))
+        value = header.encode("utf-8", "replace").decode("latin-1")
+        cases.append((f"corr-{i}", "GET", "/validation/runs", {"X-Correlation-ID": value}, None))
     for i, query in enumerate(["limit=-1", "limit=abc", "offset=99999999999", "created_after=notadate", "status=%00", "project_id=../x"]):
         cases.append((f"query-{i}", "GET", f"/validation/runs?{query}", {}, None))
     unicode_body = json.dumps(_body("SEC-UNI", business_idea={**VALID["business_idea"], "title": "\ud83d\ude00" * 50})).encode()

@@ -6,6 +6,7 @@ import datetime as dt
 import json
 import time
 from collections.abc import Iterator
+
 import pytest
 
 from smvm.config import Settings
@@ -31,7 +32,8 @@ def tractionbuild() -> Iterator[Receiver]:
 
 
 @pytest.fixture(scope="module")
-def sync_stack(callback_settings: Settings, tractionbuild: Receiver, tmp_path_factory: pytest.TempPathFactory):
+def sync_stack(callback_settings: Settings,  # noqa: F811 - the imported fixture, requested by name
+               tractionbuild: Receiver, tmp_path_factory: pytest.TempPathFactory):
     log_dir = tmp_path_factory.mktemp("sync-logs")
     clock = log_dir / "clock"
     clock.write_text(DAY1.isoformat())
@@ -75,12 +77,12 @@ def test_three_beats_three_days_each_due_run_synced_once(sync_stack, tractionbui
 
     for day in range(3):
         clock.write_text((DAY1 + dt.timedelta(days=day)).isoformat())
-        harness.wait_until(lambda: len(synced()) >= day + 1, timeout=30,
+        harness.wait_until(lambda day=day: len(synced()) >= day + 1, timeout=30,
                            what=f"day {day} sync\n" + "\n".join(p.log()[-2000:] for p in processes.values()))
     time.sleep(3)  # several more ticks from all three beats: nothing more may be sent
     assert sorted(synced()) == sorted(run["run_id"] for run in runs)
     assert all(r.verified for r in tractionbuild.received())
-    first = [r for r in tractionbuild.received() if r.path == path.format(runs[0]["project_id"])][0].json()
+    first = next(r for r in tractionbuild.received() if r.path == path.format(runs[0]["project_id"])).json()
     assert set(first["files"]) >= {"decision_output", "run_metadata", "events_log"}
     with store.db.transaction() as cur:
         cur.execute("SELECT run_id, tractionbuild_reference, persisted_at FROM runs WHERE run_id = ANY(%s)",

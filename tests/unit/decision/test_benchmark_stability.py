@@ -3,7 +3,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from benchmarks.ideas import load_ideas, evaluate_idea
+from benchmarks.ideas import evaluate_idea, load_ideas
 
 pytestmark = pytest.mark.unit
 

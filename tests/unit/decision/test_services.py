@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from benchmarks.ideas import load_ideas, evaluate_idea
+from benchmarks.ideas import evaluate_idea, load_ideas
 
 pytestmark = pytest.mark.unit
 
