@@ -306,3 +306,48 @@ def test_maintenance_mode_refuses_writes_but_serves_reads(stack_settings: Settin
         assert requests.get(f"{base}/readyz", timeout=10).status_code == 200
     finally:
         web.stop()
+
+
+def _smvm(settings: Settings, *args: str) -> str:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    result = subprocess.run([str(Path(sys.executable).parent / "smvm"), *args], env=settings_environ(settings),
+                            capture_output=True, text=True, timeout=60, check=True)
+    return result.stdout
+
+
+def test_tokens_cli_create_list_revoke(secure: SecureStack, own_run: dict) -> None:
+    output = _smvm(secure.settings, "tokens", "create", "--name", "cli-made", "--scopes", "runs:read",
+                   "--projects", "SEC-*", "--expires-in", "1d")
+    raw = output.strip().splitlines()[-1]
+    token_id = raw.split("_")[1]
+    assert raw.startswith("smvm_") and "Store this token now" in output
+    with secure.tokens.db.transaction() as cur:
+        cur.execute("SELECT token_hash FROM api_tokens WHERE token_id = %s", (token_id,))
+        assert cur.fetchone()["token_hash"] != raw, "only the hash is stored"
+    url = secure.url(f"/validation/{own_run['run_id']}/status")
+    assert requests.get(url, headers={"Authorization": f"Bearer {raw}"}, timeout=10).status_code == 200
+    listing = _smvm(secure.settings, "tokens", "list")
+    assert token_id in listing and raw not in listing
+    assert f"revoked {token_id}" in _smvm(secure.settings, "tokens", "revoke", token_id)
+    assert requests.get(url, headers={"Authorization": f"Bearer {raw}"}, timeout=10).status_code == 401
+
+
+def test_metrics_can_require_an_admin_token(stack_settings: Settings, tmp_path_factory, secure: SecureStack) -> None:
+    settings = secure.settings.with_overrides(metrics_public=False)
+    port = harness.free_port()
+    web = harness.gunicorn(settings_environ(settings), tmp_path_factory.mktemp("closed-metrics"), port, workers=1).start()
+    try:
+        base = f"http://127.0.0.1:{port}"
+        harness.wait_for_http(f"{base}/healthz")
+        assert requests.get(f"{base}/metrics", timeout=10).status_code == 401
+        reader = secure.token(scopes="runs:read")
+        assert requests.get(f"{base}/metrics", headers={"Authorization": f"Bearer {reader}"}, timeout=10).status_code == 403
+        admin = secure.token(scopes="runs:admin")
+        answer = requests.get(f"{base}/metrics", headers={"Authorization": f"Bearer {admin}"}, timeout=10)
+        assert answer.status_code == 200 and "smvm_" in answer.text
+        assert requests.get(f"{secure.base_url}/metrics", timeout=10).status_code == 200, "public by default"
+    finally:
+        web.stop()
