@@ -144,8 +144,10 @@ def build_spec() -> dict[str, Any]:
             "validation_report.md", "analysis_report.pdf", "validation_summary.json", "meta.json", "events.jsonl"]}}],
         "responses": {
             "200": {"description": "The artifact's bytes", "content": {
-                media: {"schema": {"type": "string", "format": "binary"}}
-                for media in ("application/json", "text/markdown", "application/pdf", "application/x-ndjson")}},
+                # JSON artifacts are any JSON document; the others are opaque bytes.
+                "application/json": {"schema": {}},
+                **{media: {"schema": {"type": "string", "format": "binary"}}
+                   for media in ("text/markdown", "application/pdf", "application/x-ndjson")}}},
             **_responses({}, _READ_ERRORS),
         },
     }})

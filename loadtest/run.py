@@ -115,6 +115,8 @@ def measure_stack(args: argparse.Namespace) -> dict:
     receiver = Receiver()
     example = json.loads((ROOT / "examples" / "idea.json").read_text())
     session = requests.Session()
+    if args.token:
+        session.headers["Authorization"] = f"Bearer {args.token}"
     url = f"{args.base_url}/api/v1/validation/runs"
 
     def submit(i: int):
@@ -224,6 +226,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--label", default="sim1", help="tag for this configuration (e.g. sim1, sim2)")
     parser.add_argument("--baseline-redis-url", default="redis://127.0.0.1:6379/14")
     parser.add_argument("--skip-stack", action="store_true", help="measure the baselines only")
+    parser.add_argument("--skip-baselines", action="store_true", help="measure the stack only")
+    parser.add_argument("--token", default=os.environ.get("LOADTEST_TOKEN"),
+                        help="bearer token with runs:write (make up prints one); default $LOADTEST_TOKEN")
     args = parser.parse_args(argv)
     if not args.base_url.startswith(("http://127.0.0.1", "http://localhost")):
         parser.error("the load test only talks to 127.0.0.1")
@@ -231,10 +236,12 @@ def main(argv: list[str] | None = None) -> int:
     args.timeout = min(args.timeout, MAX_SECONDS)
     report = {"label": args.label, "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
                                                 "python": platform.python_version()}}
-    report["bare_endpoint"] = measure_bare_endpoint(args)
-    report["bare_chain"] = measure_bare_chain(args)
+    if not args.skip_baselines:
+        report["bare_endpoint"] = measure_bare_endpoint(args)
+        report["bare_chain"] = measure_bare_chain(args)
     if not args.skip_stack:
         report["stack"] = measure_stack(args)
+    if not (args.skip_stack or args.skip_baselines):
         bare_p99 = report["bare_endpoint"]["post_latency"]["p99_ms"]
         stack_p99 = report["stack"]["post_latency"]["p99_ms"]
         chain_p50 = report["bare_chain"]["latency"]["p50_ms"]
