@@ -22,6 +22,12 @@ def flower(stack, tmp_path_factory):
     base = f"http://127.0.0.1:{port}"
     try:
         harness.wait_for_http(f"{base}/healthcheck")
+        # Flower answers HTTP before its event receiver is consuming; beat's sweeper ticks every few seconds, so
+        # the first task it lists proves events flow and a run posted now will be seen from its first stage.
+        harness.wait_until(
+            lambda: requests.get(f"{base}/api/tasks", params={"limit": 1}, auth=AUTH, timeout=5).json(),
+            timeout=30, interval=0.5, what="Flower receiving task events",
+        )
         yield base
     finally:
         process.stop()
