@@ -48,9 +48,6 @@ class Settings:
     db_connect_timeout: int = 5
 
     max_iterations: int = 1_000_000
-    max_persona_count: int = 50
-    max_competitor_count: int = 50
-    default_timeout_seconds: int = 3600
 
     # Celery time limits; the visibility timeout must exceed the longest hard limit or Redis
     # re-delivers a still-running stage to a second worker (see shared/reference, section 1.2).

@@ -133,7 +133,8 @@ def schedule_results_sync(db: Database, settings: Settings, now: dt.datetime | N
 
 
 def purge_expired_runs(db: Database, settings: Settings, now: dt.datetime | None = None) -> dict[str, Any]:
-    """Once per logical date, delete runs (and their stages, events, deliveries, files) past ``retention_days``."""
+    """Once per logical date, delete runs (and their stages, events, deliveries, files) past ``retention_days``,
+    and idempotency keys past ``idempotency_retention_hours``."""
     now = now or clock_now(settings)
     today = logical_date(now, 0)
     cutoff = now - dt.timedelta(days=settings.retention_days)
@@ -147,9 +148,15 @@ def purge_expired_runs(db: Database, settings: Settings, now: dt.datetime | None
             (cutoff,),
         )
         purged = list(cur.fetchall())
+        # Idempotency keys only need to outlive any client retry horizon (SMVM_IDEMPOTENCY_RETENTION_HOURS).
+        cur.execute(
+            "DELETE FROM idempotency_keys WHERE created_at < %s",
+            (now - dt.timedelta(hours=settings.idempotency_retention_hours),),
+        )
+        keys = cur.rowcount
         cur.execute(
             "UPDATE scheduled_jobs SET finished_at = now(), detail = %s WHERE job = %s AND logical_date = %s",
-            (psycopg2.extras.Json({"purged": len(purged)}), RETENTION_JOB, today),
+            (psycopg2.extras.Json({"purged": len(purged), "idempotency_keys": keys}), RETENTION_JOB, today),
         )
     # Files go after the rows commit: a crash in between leaves orphan files, never rows pointing at nothing.
     root = Path(settings.runs_dir).resolve()

@@ -58,3 +58,11 @@ def test_env_example_lists_every_setting() -> None:
 
     missing = [f"SMVM_{f.name.upper()}" for f in dataclasses.fields(Settings) if f"SMVM_{f.name.upper()}" not in example]
     assert not missing
+
+
+def test_readme_documents_every_setting() -> None:
+    import dataclasses
+
+    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text()
+    missing = [f"SMVM_{f.name.upper()}" for f in dataclasses.fields(Settings) if f"`SMVM_{f.name.upper()}`" not in readme]
+    assert not missing
