@@ -148,3 +148,19 @@ def stack(stack_settings: Settings, tmp_path_factory: pytest.TempPathFactory) ->
         yield stack
     finally:
         harness.stop_all(stack.processes.values())
+
+
+@pytest.fixture(scope="module")
+def pg_cluster() -> Iterator[Any]:
+    """A private PostgreSQL cluster per test module, for tests that restart or break the database."""
+    from tests.integration import servers  # servers builds on this module's Stack
+
+    reason = servers.available()
+    if reason:
+        _unavailable(reason)
+    cluster = servers.PostgresCluster()
+    try:
+        cluster.init().start()
+        yield cluster
+    finally:
+        cluster.cleanup()

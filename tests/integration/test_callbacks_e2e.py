@@ -27,19 +27,6 @@ SECRET = "whsec_" + "ZTJlLWNhbGxiYWNrcy10ZXN0LW9ubHktc2VjcmV0LTAxMjM0NQ=="
 
 
 @pytest.fixture(scope="module")
-def pg_cluster() -> Iterator[servers.PostgresCluster]:
-    reason = servers.available()
-    if reason:
-        pytest.skip(reason)
-    cluster = servers.PostgresCluster()
-    try:
-        cluster.init().start()
-        yield cluster
-    finally:
-        cluster.cleanup()
-
-
-@pytest.fixture(scope="module")
 def receiver() -> Iterator[Receiver]:
     server = Receiver(SECRET, harness.free_port()).start()
     yield server

@@ -31,19 +31,6 @@ pytestmark = pytest.mark.integration
 COMPLETED = ("COMPLETED",)
 
 
-@pytest.fixture(scope="module")
-def pg_cluster() -> Iterator[servers.PostgresCluster]:
-    reason = servers.available()
-    if reason:
-        pytest.skip(reason)
-    cluster = servers.PostgresCluster()
-    try:
-        cluster.init().start()
-        yield cluster
-    finally:
-        cluster.cleanup()
-
-
 @pytest.fixture
 def redis_server(tmp_path: Path) -> Iterator[servers.RedisServer]:
     server = servers.RedisServer(tmp_path).start()
