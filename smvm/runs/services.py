@@ -7,6 +7,7 @@ import datetime as dt
 import logging
 import platform
 import re
+from collections.abc import Callable
 from typing import Any
 
 import psycopg2.extras
@@ -56,7 +57,7 @@ class _Pending:
     run_dir: RunDirectory | None = None
     events: list[dict[str, Any]] = dataclasses.field(default_factory=list)
     snapshot: dict[str, Any] | None = None
-    after_commit: list[Any] = dataclasses.field(default_factory=list)
+    after_commit: list[Callable[[], None]] = dataclasses.field(default_factory=list)
 
     def flush(self) -> None:
         # Publishing deliveries is a hint only (beat's poller is the durable path), so it runs after commit.
@@ -78,8 +79,11 @@ class RunStore:
         self.settings = settings
         # Built here so a production process without SMVM_ENCRYPTION_KEYS fails at startup, not at its first write.
         self.cipher = cipher_for(settings)
-        # The callbacks outbox writes its delivery rows inside each state change's transaction.
-        self.event_hooks = [*RunStore.event_hooks, Outbox(settings).record]
+        # Called inside the transaction for every event: the callbacks outbox writes its delivery rows there, in
+        # the same transaction as the state change, and returns what to publish after commit.
+        self.event_hooks: list[Callable[[Any, dict[str, Any], dict[str, Any]], Callable[[], None] | None]] = [
+            Outbox(settings).record
+        ]
 
     # -- helpers ---------------------------------------------------------------------------------------------
 
@@ -120,9 +124,6 @@ class RunStore:
             after_commit = hook(cur, run, event)
             if after_commit is not None:
                 pending.after_commit.append(after_commit)
-
-    #: Called inside the transaction for every event (the callbacks outbox registers here).
-    event_hooks: list[Any] = []
 
     def _snapshot(self, run: dict[str, Any], stages: list[dict[str, Any]] | None = None) -> dict[str, Any]:
         snapshot = {
