@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import logging
 import platform
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import psycopg2.extras
@@ -86,6 +87,17 @@ class RunStore:
         ]
 
     # -- helpers ---------------------------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _locked_run(self, run_id: str) -> Iterator[tuple[Any, dict[str, Any] | None, _Pending]]:
+        """One transaction holding the run row's lock; what it records reaches the files only after commit."""
+        pending = _Pending()
+        with self.db.transaction() as cur:
+            run = self._load_run(cur, run_id, lock=True)
+            if run is not None:
+                pending.run_dir = self.run_directory(run)
+            yield cur, run, pending
+        pending.flush()
 
     def run_directory(self, run: dict[str, Any]) -> RunDirectory:
         return RunDirectory(self.settings.runs_dir, run["project_id"], run["run_id"], cipher=self.cipher)
@@ -429,13 +441,10 @@ class RunStore:
 
         :returns: the next stage's name, ``""`` when the run is now COMPLETED, or ``None`` when fenced out.
         """
-        pending = _Pending()
         now = utcnow()
-        with self.db.transaction() as cur:
-            run = self._load_run(cur, run_id, lock=True)
+        with self._locked_run(run_id) as (cur, run, pending):
             if run is None:
                 return None
-            pending.run_dir = self.run_directory(run)
             cur.execute(
                 "UPDATE stages SET status = 'SUCCEEDED', finished_at = %s, heartbeat_at = %s, duration_ms = %s,"
                 " result = %s, last_error = NULL WHERE run_id = %s AND name = %s AND attempt = %s AND status = 'RUNNING'",
@@ -475,17 +484,13 @@ class RunStore:
                 self._event(cur, pending, run, "RUN_COMPLETED")
                 stages = self._stages(cur, run_id)
             pending.snapshot = self._snapshot(run, stages)
-        pending.flush()
         return next_stage
 
     def release_stage(self, run_id: str, stage_name: str, attempt: int, error: str) -> bool:
         """Hand a stage back after a transient failure so it can be re-enqueued; fenced by attempt."""
-        pending = _Pending()
-        with self.db.transaction() as cur:
-            run = self._load_run(cur, run_id, lock=True)
+        with self._locked_run(run_id) as (cur, run, pending):
             if run is None:
                 return False
-            pending.run_dir = self.run_directory(run)
             cur.execute(
                 "UPDATE stages SET status = 'ENQUEUED', enqueued_at = now(), last_error = %s"
                 " WHERE run_id = %s AND name = %s AND attempt = %s AND status = 'RUNNING'",
@@ -494,17 +499,13 @@ class RunStore:
             if cur.rowcount != 1:
                 return False
             self._event(cur, pending, run, "STAGE_RETRY", stage=stage_name, attempt=attempt, data={"error": error[:500]})
-        pending.flush()
         return True
 
     def fail_stage(self, run_id: str, stage_name: str, attempt: int, error: str) -> bool:
         """Fail a stage permanently and the run with it; fenced by attempt."""
-        pending = _Pending()
-        with self.db.transaction() as cur:
-            run = self._load_run(cur, run_id, lock=True)
+        with self._locked_run(run_id) as (cur, run, pending):
             if run is None or run["status"] not in models.ACTIVE_STATUSES:
                 return False
-            pending.run_dir = self.run_directory(run)
             cur.execute(
                 "SELECT attempt, status FROM stages WHERE run_id = %s AND name = %s FOR UPDATE", (run_id, stage_name)
             )
@@ -512,7 +513,6 @@ class RunStore:
             if stage is None or stage["attempt"] != attempt or stage["status"] != models.STAGE_RUNNING:
                 return False
             self._fail(cur, pending, run, stage_name, attempt, error)
-        pending.flush()
         return True
 
     def _fail(self, cur: Any, pending: _Pending, run: dict[str, Any], stage_name: str, attempt: int, error: str) -> None:
@@ -542,11 +542,10 @@ class RunStore:
     # -- client transitions ---------------------------------------------------------------------------------
 
     def _transition(self, identifier: str, target: str, kind: str, changes: dict[str, Any]) -> dict[str, Any]:
-        pending = _Pending()
         run_id = self.resolve(identifier)["run_id"]
-        with self.db.transaction() as cur:
-            run = self._load_run(cur, run_id, lock=True)
-            pending.run_dir = self.run_directory(run)
+        with self._locked_run(run_id) as (cur, run, pending):
+            if run is None:  # erased between the lookup and the lock
+                raise RunNotFoundError(f"no validation run {identifier!r}", details={"id": identifier})
             if not models.can_transition(run["status"], target):
                 raise InvalidTransitionError(
                     f"cannot move run from {run['status']} to {target}",
@@ -561,7 +560,6 @@ class RunStore:
             self._set_run(cur, run, status=target, **changes)
             self._event(cur, pending, run, kind, data={k: v for k, v in changes.items() if isinstance(v, dict)})
             pending.snapshot = self._snapshot(run, self._stages(cur, run_id))
-        pending.flush()
         return run
 
     def mark_complete(self, identifier: str, payload: dict[str, Any]) -> dict[str, Any]:
@@ -645,13 +643,9 @@ class RunStore:
             )
             candidates = [row["run_id"] for row in cur.fetchall()]
         for run_id in candidates:
-            pending = _Pending()
-            with self.db.transaction() as cur:
-                run = self._load_run(cur, run_id, lock=True)
+            with self._locked_run(run_id) as (cur, run, pending):
                 if run is None or run["status"] not in models.ACTIVE_STATUSES:
                     continue
-                pending.run_dir = self.run_directory(run)
                 self._expire(cur, pending, run)
-            pending.flush()
             expired.append(run_id)
         return expired
