@@ -135,3 +135,21 @@ def wait_for_worker(process: Process, timeout: float = 30.0) -> None:
 def stop_all(processes: Iterable[Process]) -> None:
     for process in processes:
         process.stop()
+
+
+def flower(env: dict[str, str], log_dir: Path, port: int, auth: tuple[str, str], name: str = "flower") -> Process:
+    argv = [
+        str(BIN / "celery"), "-A", "workers.celery_app", "flower", f"--port={port}", "--address=127.0.0.1",
+        f"--basic-auth={auth[0]}:{auth[1]}", "--persistent=False",
+    ]
+    return Process(name, argv, env, log_dir)
+
+
+def wait_for_flower_events(base: str, auth: tuple[str, str], timeout: float = 30.0) -> None:
+    """Flower answers HTTP before its event receiver consumes; the stack's beat ticks every few seconds, so the
+    first task Flower lists proves events flow and a run posted now is seen from its first stage."""
+    wait_for_http(f"{base}/healthcheck", timeout=timeout)
+    wait_until(
+        lambda: requests.get(f"{base}/api/tasks", params={"limit": 1}, auth=auth, timeout=5).json(),
+        timeout=timeout, interval=0.5, what="Flower receiving task events",
+    )

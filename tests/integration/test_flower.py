@@ -16,18 +16,10 @@ AUTH = ("oncall", "s3cret-test")
 @pytest.fixture(scope="module")
 def flower(stack, tmp_path_factory):
     port = harness.free_port()
-    argv = [str(harness.BIN / "celery"), "-A", "workers.celery_app", "flower", f"--port={port}", "--address=127.0.0.1",
-            f"--basic-auth={AUTH[0]}:{AUTH[1]}", "--persistent=False"]
-    process = harness.Process("flower", argv, stack.env, tmp_path_factory.mktemp("flower-logs")).start()
+    process = harness.flower(stack.env, tmp_path_factory.mktemp("flower-logs"), port, AUTH).start()
     base = f"http://127.0.0.1:{port}"
     try:
-        harness.wait_for_http(f"{base}/healthcheck")
-        # Flower answers HTTP before its event receiver is consuming; beat's sweeper ticks every few seconds, so
-        # the first task it lists proves events flow and a run posted now will be seen from its first stage.
-        harness.wait_until(
-            lambda: requests.get(f"{base}/api/tasks", params={"limit": 1}, auth=AUTH, timeout=5).json(),
-            timeout=30, interval=0.5, what="Flower receiving task events",
-        )
+        harness.wait_for_flower_events(base, AUTH)
         yield base
     finally:
         process.stop()

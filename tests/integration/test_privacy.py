@@ -31,12 +31,11 @@ FLOWER_AUTH = ("privacy", "flower-test")
 def flower(stack, tmp_path_factory: pytest.TempPathFactory):
     """Flower records task events live, so it starts before the run is submitted."""
     port = harness.free_port()
-    argv = [str(harness.BIN / "celery"), "-A", "workers.celery_app", "flower", f"--port={port}",
-            "--address=127.0.0.1", f"--basic-auth={FLOWER_AUTH[0]}:{FLOWER_AUTH[1]}", "--persistent=False"]
-    process = harness.Process("flower-privacy", argv, stack.env, tmp_path_factory.mktemp("flower-privacy")).start()
+    log_dir = tmp_path_factory.mktemp("flower-privacy")
+    process = harness.flower(stack.env, log_dir, port, FLOWER_AUTH, name="flower-privacy").start()
     base = f"http://127.0.0.1:{port}"
     try:
-        harness.wait_for_http(f"{base}/healthcheck")
+        harness.wait_for_flower_events(base, FLOWER_AUTH)
         yield base, process
     finally:
         process.stop()

@@ -153,7 +153,9 @@ def test_probes_stay_open_and_calls_are_audited(secure: SecureStack, own_run: di
 
 
 def _burst(method: str, url: str, count: int, token: str, body: dict | None = None) -> list[requests.Response]:
-    headers = {"Authorization": f"Bearer {token}"}
+    # One connection per request, closed by both sides: gunicorn's gthread worker can leave a fresh keep-alive
+    # connection unserved until the client times out when many arrive at once (seen under load here).
+    headers = {"Authorization": f"Bearer {token}", "Connection": "close"}
     with concurrent.futures.ThreadPoolExecutor(16) as pool:
         return list(pool.map(lambda _: requests.request(method, url, json=body, headers=headers, timeout=30), range(count)))
 
