@@ -76,3 +76,24 @@ def test_configure_logging_is_idempotent(stream: io.StringIO) -> None:
     logs.configure_logging(Settings(env="test"), service="worker", stream=stream)
     logging.getLogger("smvm.test").info("smvm.test.once")
     assert len(_lines(stream)) == 1
+
+
+@pytest.mark.parametrize("detailed", [True, False])
+def test_detailed_logging_flag_turns_on_our_debug_lines_only(detailed: bool) -> None:
+    buffer = io.StringIO()
+    root = logging.getLogger()
+    saved = (list(root.handlers), root.level)
+    settings = Settings(env="test", log_level="INFO", detailed_logging=detailed)
+    handler = logs.configure_logging(settings, service="api", stream=buffer)
+    try:
+        logging.getLogger("smvm.runs.execution").debug("smvm.stage.detail", extra={"note": "mail jane@example.com"})
+        logging.getLogger("urllib3.connectionpool").debug("library chatter")
+    finally:
+        root.removeHandler(handler)
+        root.handlers[:] = saved[0]
+        root.setLevel(saved[1])
+        for name in ("smvm", "api", "workers"):
+            logging.getLogger(name).setLevel(logging.NOTSET)
+    lines = _lines(buffer)
+    assert [line["msg"] for line in lines] == (["smvm.stage.detail"] if detailed else [])
+    assert "jane@example.com" not in buffer.getvalue(), "detailed lines are still masked"
