@@ -10,8 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from smvm.simulation.distributions import (Z90, _special, correlated_normals, correlation_matrix,
-                                           lognormal_from_normal, ppf)
+from smvm.simulation.distributions import Z90, _special, correlated_normals, correlation_matrix, lognormal_from_normal, ppf
 from smvm.simulation.engine import BLOCK, HORIZON, NEVER, prepare_model, simulate
 from smvm.simulation.scenarios import SCENARIOS
 from smvm.simulation.sobol import sobol_points
@@ -294,7 +293,8 @@ def run_simulation(config: dict[str, Any], *, progress: Callable[[float], None] 
             todo = list(range(len(results), len(sizes)))
             offsets = np.concatenate([[0], np.cumsum([r["n"] for r in results] + sizes[len(results):])]).tolist()
             planned = len(sizes)
-            for res in pool.map(lambda k: plan.run_chunk(k, sizes[k], int(offsets[k]), dest), todo):
+            # The lambda is consumed within this iteration, so binding sizes/offsets late is safe.
+            for res in pool.map(lambda k: plan.run_chunk(k, sizes[k], int(offsets[k]), dest), todo):  # noqa: B023
                 results.append(res)
                 if progress is not None:
                     progress(min(len(results) / planned, 1.0) * 0.85)
@@ -466,7 +466,7 @@ def _sobol_indices(plan: _Plan, n: int, pool: ThreadPoolExecutor | None = None) 
     f = _npv_parallel(x, z, plan, pool).reshape(d + 3, n)
     fa, fb = f[0], f[1]
     var = float(np.var(np.concatenate([fa, fb])))
-    names = plan.names + [SHOCK_GROUP]
+    names = [*plan.names, SHOCK_GROUP]
     indices = []
     for i, name in enumerate(names):
         fab = f[2 + i]
