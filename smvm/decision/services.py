@@ -14,20 +14,12 @@ from smvm.decision.scoring import (
     classify,
     evaluate,
 )
+from smvm.formatting import money
 
 _GATE = {"GO": "proceed", "PIVOT": "hold", "KILL": "reject"}
 _LEVERS = {"price", "cac", "churn", "product_advantage", "opex", "wtp_level", "expansion", "gross_margin"}
 _TEAM_WORDS = ("founder", "team", "experience", "years", "ex-", "former", "patent", "proprietary", "exclusive",
                "partnership", "domain expert", "phd")
-
-
-def _money(x: float) -> str:
-    sign = "-" if x < 0 else ""
-    x = abs(x)
-    for unit, div in (("B", 1e9), ("M", 1e6), ("k", 1e3)):
-        if x >= div:
-            return f"{sign}${x / div:,.1f}{unit}"
-    return f"{sign}${x:,.0f}"
 
 
 def _context(request: dict[str, Any], market_data: dict[str, Any], competitors: dict[str, Any],
@@ -58,7 +50,7 @@ def _context(request: dict[str, Any], market_data: dict[str, Any], competitors: 
 
 def _dimension_evidence(name: str, m: dict[str, float], ctx: dict[str, Any], market_data: dict[str, Any]) -> str:
     if name == "market_opportunity":
-        return (f"P50 ARR at month 36 {_money(m['arr_36_p50'])}; SAM {_money(ctx['sam'])} "
+        return (f"P50 ARR at month 36 {money(m['arr_36_p50'])}; SAM {money(ctx['sam'])} "
                 f"({market_data['market']['sam']['source']}); P(reach SOM) {m['p_reach_som']:.0%}")
     if name == "willingness_to_pay":
         return (f"{m['acceptance_mean']:.0%} of the SAM values the product above its price; "
@@ -73,8 +65,8 @@ def _dimension_evidence(name: str, m: dict[str, float], ctx: dict[str, Any], mar
         return (f"P(NPV>0) {m['p_npv_positive']:.0%}; P50 LTV/CAC {m['ltv_cac_p50']:.1f}; "
                 f"P(break-even within 36 months) {m['p_breakeven_36']:.0%}")
     if name == "risk":
-        return (f"P50 funding need {_money(m['funding_need_p50'])}; data quality {ctx['data_quality']:.2f}; "
-                f"P10 NPV {_money(m['npv_p10'])}")
+        return (f"P50 funding need {money(m['funding_need_p50'])}; data quality {ctx['data_quality']:.2f}; "
+                f"P10 NPV {money(m['npv_p10'])}")
     return ("No team data in the request: neutral score" if not ctx["team_evidence"] and ctx["team"] <= 50
             else f"Team signals in the idea text: {', '.join(ctx['team_evidence']) or 'early traction'}")
 
@@ -92,14 +84,14 @@ def _risks(m: dict[str, float], ctx: dict[str, Any], dims: dict[str, float], sim
                       ] if bear else []
     entry = scen.get("competitor_entry", {}).get("delta_vs_base", {})
     if entry:
-        market_drivers.append(f"A strong entrant in month 12 moves P50 NPV by {_money(entry['npv_p50'])}")
+        market_drivers.append(f"A strong entrant in month 12 moves P50 NPV by {money(entry['npv_p50'])}")
     if market_data["market"]["flags"]:
         market_drivers.append(market_data["market"]["flags"][0])
     tech_risk = ctx["complexity"] / 5.0
     tech_drivers = [f"{d['driver']} (matched: {', '.join(d['matched'])})" for d in market_data["technical"]["drivers"]]
     exec_risk = min(1.0, 0.5 * (1.0 - m["p_breakeven_36"]) + 0.3 * min(m["cac_payback_p50"] / 36.0, 1.0)
                     + 0.2 * (1.0 - ctx["data_quality"]))
-    exec_drivers = [f"P50 funding need {_money(m['funding_need_p50'])}",
+    exec_drivers = [f"P50 funding need {money(m['funding_need_p50'])}",
                     f"P50 CAC payback {m['cac_payback_p50']:.1f} months",
                     f"{sum(1 for g in market_data['data_quality']['grades'].values() if g == 'benchmark')} inputs "
                     "rest on benchmark priors"]
@@ -136,7 +128,7 @@ def _critical_success_factors(sim: dict[str, Any], config_inputs: dict[str, Any]
     for name in ranked:
         if name in _CSF_TEMPLATES and name in config_inputs:
             spec = config_inputs[name]
-            out.append(_CSF_TEMPLATES[name].format(likely=spec["likely"], money_likely=_money(spec["likely"])))
+            out.append(_CSF_TEMPLATES[name].format(likely=spec["likely"], money_likely=money(spec["likely"])))
         if len(out) == 4:
             break
     return out or ["Validate the core demand assumption with paying customers"]

@@ -6,22 +6,8 @@ import datetime as dt
 import io
 from typing import Any
 
+from smvm.formatting import money, pct
 from smvm.reports import charts
-
-
-def _money(x: float | None) -> str:
-    if x is None:
-        return "n/a"
-    sign = "-" if x < 0 else ""
-    x = abs(x)
-    for unit, div in (("B", 1e9), ("M", 1e6), ("k", 1e3)):
-        if x >= div:
-            return f"{sign}${x / div:,.1f}{unit}"
-    return f"{sign}${x:,.0f}"
-
-
-def _pct(x: float | None) -> str:
-    return "n/a" if x is None else f"{x:.0%}"
 
 
 def _months(x: float) -> str:
@@ -51,11 +37,11 @@ def render_markdown_report(bundle: dict[str, Any]) -> str:
     lines += ["## Executive summary", "",
           f"**Recommendation: {dec['recommendation']}** (score {dec['score']:.1f}/100, confidence "
           f"{dec['confidence']:.2f}{', borderline' if dec['borderline'] else ''}; gate: {dec['gate_decision']}).", "",
-          f"- {_pct(m['p_npv_positive'])} of {sim['paths']['used']:,} simulated futures have a positive NPV; "
-          f"P50 NPV {_money(m['npv_p50'])} (P10 {_money(out['npv']['p10'])}, P90 {_money(out['npv']['p90'])}).",
-          f"- P50 annual run-rate at month 36: {_money(m['arr_36_p50'])}; P(reach SOM) {_pct(m['p_reach_som'])}.",
-          f"- P50 LTV/CAC {m['ltv_cac_p50']:.1f}; P50 funding need {_money(m['funding_need_p50'])}; "
-          f"operating break-even by month 24 in {_pct(m['p_breakeven_24'])} of futures.",
+          f"- {pct(m['p_npv_positive'])} of {sim['paths']['used']:,} simulated futures have a positive NPV; "
+          f"P50 NPV {money(m['npv_p50'])} (P10 {money(out['npv']['p10'])}, P90 {money(out['npv']['p90'])}).",
+          f"- P50 annual run-rate at month 36: {money(m['arr_36_p50'])}; P(reach SOM) {pct(m['p_reach_som'])}.",
+          f"- P50 LTV/CAC {m['ltv_cac_p50']:.1f}; P50 funding need {money(m['funding_need_p50'])}; "
+          f"operating break-even by month 24 in {pct(m['p_breakeven_24'])} of futures.",
           f"- Data quality {md['data_quality']['score']:.2f} (0 = all benchmark priors, 1 = all client evidence)."]
     for ko in dec.get("knockouts") or []:
         lines.append(f"- Knock-out: {ko['message']}.")
@@ -63,7 +49,7 @@ def render_markdown_report(bundle: dict[str, Any]) -> str:
         pv = dec["pivot"]
         best = pv["resimulated"]["best"]
         lines.append(f"- Suggested pivot: {pv['suggested_change']} -> score {best['score']:.1f} "
-                 f"({best['recommendation']}), P(NPV>0) {_pct(best['metrics']['p_npv_positive'])}.")
+                 f"({best['recommendation']}), P(NPV>0) {pct(best['metrics']['p_npv_positive'])}.")
     lines += ["", "Critical success factors:", ""] + [f"{i}. {c}" for i, c in
                                                   enumerate(dec["critical_success_factors"], 1)]
     mk = md["market"]
@@ -71,31 +57,31 @@ def render_markdown_report(bundle: dict[str, Any]) -> str:
           f"Domain: **{md['domain']['name']}** ({md['domain']['how']}). "
           f"{idea.get('description') or ''}".strip(), ""]
     lines += _table(["measure", "value", "source"],
-                [["TAM", _money(mk["tam"]["value"]), mk["tam"]["source"]],
-                 ["SAM", _money(mk["sam"]["value"]), mk["sam"]["source"]],
-                 ["SOM (target ARR)", _money(mk["som"]["value"]), mk["som"]["source"]],
-                 ["SAM accounts", f"{mk['sam_accounts']:,.0f}", f"SAM / (12 x {_money(mk['reference_price'])})"]])
+                [["TAM", money(mk["tam"]["value"]), mk["tam"]["source"]],
+                 ["SAM", money(mk["sam"]["value"]), mk["sam"]["source"]],
+                 ["SOM (target ARR)", money(mk["som"]["value"]), mk["som"]["source"]],
+                 ["SAM accounts", f"{mk['sam_accounts']:,.0f}", f"SAM / (12 x {money(mk['reference_price'])})"]])
     lines += ["", "Simulated demand (P10 / P50 / P90):", ""]
     lines += _table(["output", "P10", "P50", "P90"],
-                [[f"revenue year {y}", _money(out[f'revenue_y{y}']['p10']), _money(out[f'revenue_y{y}']['p50']),
-                  _money(out[f'revenue_y{y}']['p90'])] for y in (1, 2, 3)]
+                [[f"revenue year {y}", money(out[f'revenue_y{y}']['p10']), money(out[f'revenue_y{y}']['p50']),
+                  money(out[f'revenue_y{y}']['p90'])] for y in (1, 2, 3)]
                 + [["customers at month 36", f"{out['customers_36']['p10']:,.0f}",
                     f"{out['customers_36']['p50']:,.0f}", f"{out['customers_36']['p90']:,.0f}"],
-                   ["share of SAM accepting the price", _pct(out["acceptance"]["p10"]),
-                    _pct(out["acceptance"]["p50"]), _pct(out["acceptance"]["p90"])]])
+                   ["share of SAM accepting the price", pct(out["acceptance"]["p10"]),
+                    pct(out["acceptance"]["p50"]), pct(out["acceptance"]["p90"])]])
     for f in mk["flags"]:
         lines.append(f"\n> {f}")
     lines += ["", "## Personas", ""]
     lines += _table(["id", "segment", "SAM share", "WTP likely ($/mo)", "Bass p / q", "churn/mo", "evidence"],
-                [[p["id"], p["name"], _pct(p["sam_share"]), f"{p['wtp']['likely']:,.0f}",
+                [[p["id"], p["name"], pct(p["sam_share"]), f"{p['wtp']['likely']:,.0f}",
                   f"{p['adoption']['p']:.4f} / {p['adoption']['q']:.3f}", f"{p['churn_monthly']:.1%}",
                   p["evidence_grade"]] for p in personas["personas"]])
     lines += ["", "## Competition", ""]
     lines += _table(["competitor", "share", "price ($/mo)", "strength", "position"],
-                [[c["name"], _pct(c["share"]), f"{c['price']:,.0f}", f"{c['strength']:+.2f}", c["position"]]
+                [[c["name"], pct(c["share"]), f"{c['price']:,.0f}", f"{c['strength']:+.2f}", c["position"]]
                  for c in comps["top_5"]])
     lines += ["", f"{comps['count']} competitors ({comps['named']} named by the client); concentration HHI "
-          f"{comps['concentration_hhi']:.0f}. Simulated share of choice {_pct(m['market_share_mean'])}."]
+          f"{comps['concentration_hhi']:.0f}. Simulated share of choice {pct(m['market_share_mean'])}."]
     tv = dec["deliverables"]["technical_validation"]
     lines += ["", "## Technical", "",
           f"Feasibility {tv['architecture_feasibility']['score']:.0f}/100 (complexity "
@@ -105,14 +91,14 @@ def render_markdown_report(bundle: dict[str, Any]) -> str:
     lines += ["", "Stack recommendations:", ""] + [f"- {s}" for s in tv["stack_recommendations"]]
     lines += ["", "## Financial", ""]
     lines += _table(["output", "P5", "P10", "P50", "P90", "P95"],
-                [[name, *[(_money if money else (lambda v: f"{v:.2f}"))(out[key][p])
+                [[name, *[(money if is_money else (lambda v: f"{v:.2f}"))(out[key][p])
                           for p in ("p5", "p10", "p50", "p90", "p95")]]
-                 for name, key, money in (("NPV", "npv", True), ("ARR month 36", "arr_36", True),
+                 for name, key, is_money in (("NPV", "npv", True), ("ARR month 36", "arr_36", True),
                                           ("funding need", "funding_need", True), ("ROI", "roi", False),
                                           ("LTV/CAC", "ltv_cac", False),
                                           ("CAC payback (months)", "cac_payback_months", False))])
     lines += ["", f"Break-even month P50: {_months(out['breakeven_month']['p50'])}; "
-          f"P(break-even within 36 months) {_pct(m['p_breakeven_36'])}.", ""]
+          f"P(break-even within 36 months) {pct(m['p_breakeven_36'])}.", ""]
     sens = sim.get("sensitivity") or {}
     if sens:
         lines += ["Sobol indices of NPV (95 % CI):", ""]
@@ -122,14 +108,14 @@ def render_markdown_report(bundle: dict[str, Any]) -> str:
                      for e in sens["sobol"]["indices"][:8]])
         lines += ["", "Tornado (NPV at P10 / P90 of each input, others at median):", ""]
         lines += _table(["input", "NPV at P10", "NPV at P90", "swing"],
-                    [[b["input"], _money(b["npv_low"]), _money(b["npv_high"]), _money(b["swing"])]
+                    [[b["input"], money(b["npv_low"]), money(b["npv_high"]), money(b["swing"])]
                      for b in sens["tornado"][:8]])
     scen = (sim.get("scenarios") or {}).get("results") or {}
     if scen:
         lines += ["", "Scenarios (common random numbers):", ""]
         lines += _table(["scenario", "P(NPV>0)", "P50 NPV", "delta P50 NPV", "P50 ARR 36"],
-                    [[k, _pct(v["metrics"]["p_npv_positive"]), _money(v["metrics"]["npv_p50"]),
-                      _money(v["delta_vs_base"]["npv_p50"]), _money(v["metrics"]["arr_36_p50"])]
+                    [[k, pct(v["metrics"]["p_npv_positive"]), money(v["metrics"]["npv_p50"]),
+                      money(v["delta_vs_base"]["npv_p50"]), money(v["metrics"]["arr_36_p50"])]
                      for k, v in scen.items()])
     lines += ["", "## Risk", ""]
     lines += _table(["risk", "level", "score", "drivers"],
@@ -138,7 +124,7 @@ def render_markdown_report(bundle: dict[str, Any]) -> str:
     wdf = sens.get("what_drives_failure") if sens else None
     if wdf:
         sig = [d["statement"] for d in wdf["drivers"] if d["significant"]]
-        lines += ["", f"What drives failure (NPV <= 0 in {_pct(wdf['p_failure'])} of paths): "
+        lines += ["", f"What drives failure (NPV <= 0 in {pct(wdf['p_failure'])} of paths): "
               + ("; ".join(sig) if sig else "no single input separates the failing paths") + "."]
     lines += ["", "## Decision", ""]
     lines += _table(["dimension", "weight", "score", "evidence"],
@@ -146,7 +132,7 @@ def render_markdown_report(bundle: dict[str, Any]) -> str:
     vs = dec["verdict_stability"]
     lines += ["", f"Verdict **{dec['recommendation']}** at {dec['score']:.1f} (GO >= {dec['thresholds']['go']:.0f}, "
           f"KILL < {dec['thresholds']['kill']:.0f}). {vs['replicates']} independent replicates agree "
-          f"{_pct(vs['agreement'])} (scores {vs['score_min']} to {vs['score_max']}).", ""]
+          f"{pct(vs['agreement'])} (scores {vs['score_min']} to {vs['score_max']}).", ""]
     if dec.get("go_gates_failed"):
         lines.append("GO gates not met: " + ", ".join(g["rule"] for g in dec["go_gates_failed"]) + ".")
     if dec.get("pivot"):
@@ -154,7 +140,7 @@ def render_markdown_report(bundle: dict[str, Any]) -> str:
         lines += ["", "Pivot drivers: " + "; ".join(d["statement"] or d["input"] for d in pv["drivers"]) + ".", ""]
     if dec.get("pivot") and dec["pivot"].get("resimulated"):
         lines += _table(["candidate change", "score", "verdict", "P(NPV>0)"],
-                    [[c["change"], f"{c['score']:.1f}", c["recommendation"], _pct(c["metrics"]["p_npv_positive"])]
+                    [[c["change"], f"{c['score']:.1f}", c["recommendation"], pct(c["metrics"]["p_npv_positive"])]
                      for c in pv["resimulated"]["candidates"]])
     lines += ["", "Next steps:", ""] + [f"{i}. {s}" for i, s in enumerate(dec["next_steps"], 1)]
     lines += ["", "## Assumptions and priors", ""]
@@ -226,9 +212,9 @@ def render_pdf_report(bundle: dict[str, Any]) -> bytes:
     pdf.multi_cell(0, 9, _latin1(f"Validation report: {_title(bundle)}"), new_x="LMARGIN", new_y="NEXT")
     heading(f"Recommendation: {dec['recommendation']} ({dec['score']:.1f}/100)")
     para(f"Confidence {dec['confidence']:.2f}{' (borderline)' if dec['borderline'] else ''}; gate "
-         f"{dec['gate_decision']}. P(NPV>0) {_pct(m['p_npv_positive'])}; P50 NPV {_money(m['npv_p50'])}; "
-         f"P50 ARR month 36 {_money(m['arr_36_p50'])}; P50 LTV/CAC {m['ltv_cac_p50']:.1f}; P50 funding need "
-         f"{_money(m['funding_need_p50'])}; {sim['paths']['used']:,} paths, seed {sim['seed']}, "
+         f"{dec['gate_decision']}. P(NPV>0) {pct(m['p_npv_positive'])}; P50 NPV {money(m['npv_p50'])}; "
+         f"P50 ARR month 36 {money(m['arr_36_p50'])}; P50 LTV/CAC {m['ltv_cac_p50']:.1f}; P50 funding need "
+         f"{money(m['funding_need_p50'])}; {sim['paths']['used']:,} paths, seed {sim['seed']}, "
          f"sampler {sim['sampler']}.")
     for d in dec["dimensions"]:
         para(f"- {d['name']} ({d['weight']:.2f}): {d['score']:.0f}. {d['evidence']}")
@@ -250,7 +236,7 @@ def render_pdf_report(bundle: dict[str, Any]) -> bytes:
     heading("Competition")
     image(charts.positioning(bundle["competitors"]))
     for c in bundle["competitors"]["top_5"]:
-        para(f"- {c['name']}: share {_pct(c['share'])}, price ${c['price']:,.0f}/mo, {c['position']}")
+        para(f"- {c['name']}: share {pct(c['share'])}, price ${c['price']:,.0f}/mo, {c['position']}")
     heading("Risk")
     for k, v in dec["risk_assessment"].items():
         para(f"- {k}: {v['level']} ({v['score']:.2f}). " + "; ".join(v["drivers"]))
