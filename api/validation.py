@@ -52,6 +52,11 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
+def _visible_run_id(identifier: str) -> str:
+    """The run_id behind a run_id or validation_id the caller may see (404 otherwise)."""
+    return security.ensure_visible(_store().resolve(identifier))["run_id"]
+
+
 def _load(schema: Schema, data: Any) -> dict[str, Any]:
     try:
         return schema.load(data)
@@ -129,32 +134,24 @@ def gate(identifier: str) -> dict[str, Any]:
 def complete(identifier: str) -> dict[str, Any]:
     payload = _load(complete_schema, _json_body(optional=True))
     store = _store()
-    security.ensure_visible(store.resolve(identifier))
-    run = store.mark_complete(identifier, payload)
-    return views.status_view(*store.detail(run["run_id"])) | {"completion": run["completion"]}
+    run = store.mark_complete(_visible_run_id(identifier), payload)
+    return views.status_view(run, store.stages(run["run_id"])) | {"completion": run["completion"]}
 
 
 @bp.post("/<identifier>/finalize")
 def finalize(identifier: str) -> dict[str, Any]:
     payload = _load(finalize_schema, _json_body(optional=True))
     store = _store()
-    security.ensure_visible(store.resolve(identifier))
-    run = store.finalize(identifier, payload)
-    smvm_word = {"GO": "go", "PIVOT": "pivot", "KILL": "no_go"}.get(run["recommendation"] or "")
-    return views.status_view(*store.detail(run["run_id"])) | {
-        "finalization": run["finalization"],
-        "final_recommendation": payload.get("decision") or smvm_word,
-        "smvm_recommendation": run["recommendation"],
-    }
+    run = store.finalize(_visible_run_id(identifier), payload)
+    return views.finalization_view(run, store.stages(run["run_id"]))
 
 
 @bp.post("/<identifier>/cancel")
 def cancel(identifier: str) -> dict[str, Any]:
     payload = _load(cancel_schema, _json_body(optional=True))
     store = _store()
-    security.ensure_visible(store.resolve(identifier))
-    run = store.cancel(identifier, payload["reason"])
-    return views.status_view(*store.detail(run["run_id"]))
+    run = store.cancel(_visible_run_id(identifier), payload["reason"])
+    return views.status_view(run, store.stages(run["run_id"]))
 
 
 @bp.get("/<identifier>/artifacts/<path:name>")

@@ -200,9 +200,11 @@ class RunStore:
 
     def detail(self, identifier: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         run = self.resolve(identifier)
+        return run, self.stages(run["run_id"])
+
+    def stages(self, run_id: str) -> list[dict[str, Any]]:
         with self.db.transaction() as cur:
-            stages = self._stages(cur, run["run_id"])
-        return run, stages
+            return self._stages(cur, run_id)
 
     def artifacts(self, run_id: str) -> dict[str, str]:
         with self.db.transaction() as cur:
@@ -541,11 +543,12 @@ class RunStore:
 
     # -- client transitions ---------------------------------------------------------------------------------
 
-    def _transition(self, identifier: str, target: str, kind: str, changes: dict[str, Any]) -> dict[str, Any]:
-        run_id = self.resolve(identifier)["run_id"]
+    def _transition(self, found: dict[str, Any], target: str, kind: str, changes: dict[str, Any]) -> dict[str, Any]:
+        """Apply a client transition to a run already looked up; the status is checked again under the row lock."""
+        run_id = found["run_id"]
         with self._locked_run(run_id) as (cur, run, pending):
             if run is None:  # erased between the lookup and the lock
-                raise RunNotFoundError(f"no validation run {identifier!r}", details={"id": identifier})
+                raise RunNotFoundError(f"no validation run {run_id!r}", details={"id": run_id})
             if not models.can_transition(run["status"], target):
                 raise InvalidTransitionError(
                     f"cannot move run from {run['status']} to {target}",
@@ -579,7 +582,7 @@ class RunStore:
         if run["status"] not in (models.COMPLETED, models.INCOMPLETE):
             self._refuse(run, "complete")
         return self._transition(
-            identifier, run["status"], "RUN_VALIDATED", {"completion": payload, "validated_at": utcnow()}
+            run, run["status"], "RUN_VALIDATED", {"completion": payload, "validated_at": utcnow()}
         )
 
     def finalize(self, identifier: str, payload: dict[str, Any]) -> dict[str, Any]:
@@ -591,10 +594,11 @@ class RunStore:
         run = self.resolve(identifier)
         if run["status"] == models.FINALIZED and run["finalization"] == payload:
             return run
-        return self._transition(identifier, models.FINALIZED, "RUN_FINALIZED", {"finalization": payload, "finalized_at": utcnow()})
+        return self._transition(run, models.FINALIZED, "RUN_FINALIZED", {"finalization": payload, "finalized_at": utcnow()})
 
     def cancel(self, identifier: str, reason: str | None) -> dict[str, Any]:
-        return self._transition(identifier, models.CANCELLED, "RUN_CANCELLED", {"error": {"cancelled": reason or "client request"}})
+        run = self.resolve(identifier)
+        return self._transition(run, models.CANCELLED, "RUN_CANCELLED", {"error": {"cancelled": reason or "client request"}})
 
     @staticmethod
     def _refuse(run: dict[str, Any], action: str) -> None:

@@ -11,7 +11,8 @@ from smvm.runs import models
 from smvm.runs.services import isoformat
 
 _ARTIFACT_NAMES = {path: name for name, path in PUBLIC_ARTIFACTS.items()}
-_GO_WORDS = {"GO": "go", "PIVOT": "pivot", "KILL": "no_go"}
+#: SMVM's recommendation in TractionBuild's lower-case words.
+GO_WORDS = {"GO": "go", "PIVOT": "pivot", "KILL": "no_go"}
 
 
 def progress(stages: list[dict[str, Any]]) -> float:
@@ -115,7 +116,7 @@ def gate_view(run: dict[str, Any], decision: dict[str, Any] | None) -> dict[str,
             "can_progress": can_progress,
             "passed": can_progress,
             "recommendation": recommendation,
-            "go_recommendation": _GO_WORDS[recommendation],
+            "go_recommendation": GO_WORDS[recommendation],
             "confidence": decision["confidence"],
             "confidence_score": decision["confidence"],
             "requirements": decision.get("critical_success_factors", []) if recommendation != "GO" else [],
@@ -160,4 +161,14 @@ def run_summary(run: dict[str, Any]) -> dict[str, Any]:
         "confidence": run["confidence"],
         "created_at": isoformat(run["created_at"]),
         "completed_at": isoformat(run["completed_at"]),
+    }
+
+
+def finalization_view(run: dict[str, Any], stages: list[dict[str, Any]]) -> dict[str, Any]:
+    """T32's answer: the client's go/no-go when it sent one, else SMVM's recommendation in the client's words."""
+    finalization = run["finalization"] or {}
+    return status_view(run, stages) | {
+        "finalization": run["finalization"],
+        "final_recommendation": finalization.get("decision") or GO_WORDS.get(run["recommendation"] or ""),
+        "smvm_recommendation": run["recommendation"],
     }

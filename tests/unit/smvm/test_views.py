@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from smvm.runs.views import gate_view
+from smvm.runs.views import finalization_view, gate_view
 
 pytestmark = pytest.mark.unit
 
@@ -32,3 +32,16 @@ def test_gate_for_decisions(recommendation, can_progress, word, gate) -> None:
 def test_gate_blocks_without_a_decision(status, gate, reason) -> None:
     view = gate_view({**RUN, "status": status}, None)
     assert view["can_progress"] is False and view["gate_decision"] == gate and reason in view["block_reason"]
+
+
+@pytest.mark.parametrize(("finalization", "expected"), [
+    ({"decision": "no_go", "notes": None}, "no_go"),
+    ({"decision": None, "notes": "adopt SMVM's call"}, "pivot"),
+])
+def test_final_recommendation_prefers_the_clients_decision(finalization, expected) -> None:
+    run = {**RUN, "status": "FINALIZED", "recommendation": "PIVOT", "finalization": finalization}
+    for key in ("project_id", "current_stage", "confidence", "created_at", "updated_at", "completed_at", "validated_at",
+                "finalized_at", "correlation_id"):
+        run.setdefault(key, None)
+    view = finalization_view(run, [])
+    assert view["final_recommendation"] == expected and view["smvm_recommendation"] == "PIVOT"
