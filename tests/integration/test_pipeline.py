@@ -153,14 +153,29 @@ def test_resubmitting_a_run_id_replays_or_conflicts(stack, example_body) -> None
     stack.wait_for_status("RUN-client-chosen-0001")
 
 
+def _held_run(store, body: dict) -> dict:
+    """A run recorded like a POST would record it but never enqueued, so it stays INITIATED for as long as needed."""
+    from smvm.intake.services import parse_request
+
+    run, created = store.create_run(parse_request(body))
+    assert created
+    return run
+
+
+def test_a_run_in_flight_holds_the_gate_and_refuses_completion(stack, store, example_body) -> None:
+    run_id = _held_run(store, {**example_body, "project_id": "PROJ-held"})["run_id"]
+    gate = requests.get(stack.api(f"/validation/{run_id}/gate"), timeout=5).json()
+    assert (gate["status"], gate["can_progress"], gate["gate_decision"]) == ("INITIATED", False, "hold")
+    assert gate["block_reason"] == "SMVM validation in progress"
+    assert requests.get(stack.api(f"/validation/{run_id}/results"), timeout=5).status_code == 202
+    for method, action in (("put", "complete"), ("post", "finalize")):
+        refused = requests.request(method, stack.api(f"/validation/{run_id}/{action}"), json={}, timeout=5)
+        assert refused.status_code == 409 and refused.json()["error"] == "INVALID_TRANSITION", action
+
+
 def test_lifecycle_results_gate_complete_finalize(stack, example_body) -> None:
     accepted = stack.post_run(example_body).json()
     run_id = accepted["run_id"]
-    early_gate = requests.get(stack.api(f"/validation/{run_id}/gate"), timeout=5).json()
-    if early_gate["status"] in ("INITIATED", "RUNNING"):
-        assert early_gate["can_progress"] is False and early_gate["gate_decision"] == "hold"
-    assert requests.post(stack.api(f"/validation/{run_id}/finalize"), json={}, timeout=5).status_code in (409, 200)
-
     stack.wait_for_status(run_id, ("COMPLETED",))
     results = requests.get(stack.api(f"/validation/{run_id}/results"), timeout=10)
     assert results.status_code == 200
@@ -191,17 +206,19 @@ def test_lifecycle_results_gate_complete_finalize(stack, example_body) -> None:
     assert requests.post(stack.api(f"/validation/{run_id}/finalize"), json={"decision": "no_go"}, timeout=5).status_code == 409
 
 
-def test_cancel_stops_a_run_and_list_filters(stack, example_body) -> None:
-    body = copy.deepcopy(example_body)
-    body["project_id"] = "PROJ-cancel"
-    accepted = stack.post_run(body).json()
-    cancelled = requests.post(stack.api(f"/validation/{accepted['run_id']}/cancel"), json={"reason": "duplicate idea"}, timeout=5)
-    if cancelled.status_code == 200:
-        assert cancelled.json()["status"] == "CANCELLED"
-    else:  # it finished first on a fast machine; then cancelling is an illegal transition
-        assert cancelled.status_code == 409
+def test_cancel_stops_a_run_and_list_filters(stack, store, example_body) -> None:
+    run = _held_run(store, {**example_body, "project_id": "PROJ-cancel"})
+    cancelled = requests.post(stack.api(f"/validation/{run['validation_id']}/cancel"), json={"reason": "duplicate idea"},
+                              timeout=5)
+    assert cancelled.status_code == 200, cancelled.text
+    body = cancelled.json()
+    assert body["status"] == "CANCELLED" and set(body["stage_results"].values()) == {"cancelled"}
+    assert requests.post(stack.api(f"/validation/{run['run_id']}/cancel"), json={}, timeout=5).status_code == 409
+    gate = requests.get(stack.api(f"/validation/{run['run_id']}/gate"), timeout=5).json()
+    assert gate["gate_decision"] == "reject" and gate["block_reason"] == "SMVM validation cancelled"
     listing = requests.get(stack.api("/validation/runs"), params={"project_id": "PROJ-cancel", "limit": 5}, timeout=5).json()
-    assert listing["total"] == 1 and listing["runs"][0]["run_id"] == accepted["run_id"]
+    assert listing["total"] == 1 and listing["runs"][0]["run_id"] == run["run_id"]
+    assert listing["runs"][0]["status"] == "CANCELLED"
     assert requests.get(stack.api("/validation/runs"), params={"bogus": "1"}, timeout=5).status_code == 400
     assert requests.get(stack.api("/validation/runs"), params={"status": "NOPE"}, timeout=5).status_code == 400
 
