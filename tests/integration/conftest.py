@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +16,7 @@ import requests
 
 from smvm.config import Settings
 from smvm.runs.services import RunStore
-from smvm.store.db import Database, upgrade
+from smvm.store.db import Database
 from tests.integration import harness
 
 pytestmark = pytest.mark.integration
@@ -36,21 +35,12 @@ def _unavailable(reason: str) -> None:
 @pytest.fixture(scope="session")
 def database_url() -> Iterator[str]:
     admin_url = os.environ.get("SMVM_TEST_DATABASE_URL", DEFAULT_DATABASE_URL)
-    name = f"smvm_test_{uuid.uuid4().hex[:10]}"
     try:
-        admin = psycopg2.connect(admin_url, connect_timeout=3)
+        psycopg2.connect(admin_url, connect_timeout=3).close()
     except psycopg2.OperationalError as exc:
         _unavailable(f"PostgreSQL at {admin_url} is unreachable: {exc}")
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(f'CREATE DATABASE "{name}"')
-    parts = urlsplit(admin_url)
-    url = urlunsplit(parts._replace(path=f"/{name}"))
-    upgrade(Database(url, minconn=1, maxconn=1))
-    yield url
-    with admin.cursor() as cur:
-        cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    admin.close()
+    with harness.throwaway_database(admin_url, "smvm_test") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

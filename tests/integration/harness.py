@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterable
+import uuid
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
+import psycopg2
 import requests
+
+from smvm.store.db import Database, upgrade
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -153,3 +159,23 @@ def wait_for_flower_events(base: str, auth: tuple[str, str], timeout: float = 30
         lambda: requests.get(f"{base}/api/tasks", params={"limit": 1}, auth=auth, timeout=5).json(),
         timeout=timeout, interval=0.5, what="Flower receiving task events",
     )
+
+
+@contextlib.contextmanager
+def throwaway_database(admin_url: str, prefix: str, *, migrate: bool = True) -> Iterator[str]:
+    """A database of its own on the server behind ``admin_url``, migrated unless told not to, dropped afterwards
+    even if connections to it are still open."""
+    admin = psycopg2.connect(admin_url, connect_timeout=3)
+    admin.autocommit = True
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    try:
+        with admin.cursor() as cur:
+            cur.execute(f'CREATE DATABASE "{name}"')
+        url = urlunsplit(urlsplit(admin_url)._replace(path=f"/{name}"))
+        if migrate:
+            upgrade(Database(url, minconn=1, maxconn=1))
+        yield url
+    finally:
+        with admin.cursor() as cur:
+            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()

@@ -34,29 +34,3 @@ def new_body(callback_url: str | None = None) -> dict[str, Any]:
     if callback_url:
         body.setdefault("metadata", {})["callback_url"] = callback_url
     return body
-
-
-def own_database(admin_url: str) -> tuple[str, Any]:
-    """A fresh migrated database for a test that rewrites every run (``smvm keys rotate``); returns (url, drop)."""
-    import os
-    from urllib.parse import urlsplit, urlunsplit
-
-    import psycopg2
-
-    from smvm.store.db import Database, upgrade
-
-    base = os.environ.get("SMVM_TEST_DATABASE_URL", admin_url)
-    name = f"smvm_own_{uuid.uuid4().hex[:10]}"
-    admin = psycopg2.connect(base, connect_timeout=3)
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(f'CREATE DATABASE "{name}"')
-    url = urlunsplit(urlsplit(base)._replace(path=f"/{name}"))
-    upgrade(Database(url, minconn=1, maxconn=1))
-
-    def drop() -> None:
-        with admin.cursor() as cur:
-            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
-
-    return url, drop

@@ -11,14 +11,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-import psycopg2
 import pytest
 import redis
 
 from smvm.config import Settings
 from smvm.intake.services import parse_request
 from smvm.runs.services import RunStore
-from smvm.store.db import Database, upgrade
+from smvm.store.db import Database
 from smvm.webhooks.services import DeliveryService
 from tests.integration import harness
 from tests.integration.conftest import settings_environ
@@ -36,16 +35,14 @@ EXAMPLE = json.loads((ROOT / "examples" / "idea.json").read_text())
 def callback_settings(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Iterator[Settings]:
     """A database of its own and fast breaker/poller timings, so delays are the only thing measured."""
     base = os.environ.get("SMVM_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-    name = f"smvm_cb_{uuid.uuid4().hex[:10]}"
-    admin = psycopg2.connect(base, connect_timeout=3)
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(f'CREATE DATABASE "{name}"')
-    url = urlunsplit(urlsplit(base)._replace(path=f"/{name}"))
-    upgrade(Database(url, minconn=1, maxconn=1))
+    with harness.throwaway_database(base, "smvm_cb") as url:
+        yield _callback_settings(url, tmp_path_factory, redis_url)
+
+
+def _callback_settings(url: str, tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Settings:
     broker = urlunsplit(urlsplit(redis_url)._replace(path=f"/{CALLBACK_REDIS_DB}"))
     redis.Redis.from_url(broker).flushdb()
-    yield Settings(
+    return Settings(
         env="test",
         database_url=url,
         broker_url=broker,
@@ -63,9 +60,6 @@ def callback_settings(tmp_path_factory: pytest.TempPathFactory, redis_url: str) 
         callback_allowed_hosts=("127.0.0.1", "localhost"),
         probe_dir=tmp_path_factory.mktemp("cb-probes"),
     )
-    with admin.cursor() as cur:
-        cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    admin.close()
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,8 @@ import pytest
 from smvm import cli
 from smvm.crypto.services import MAGIC, generate_key
 from smvm.runs.services import RunStore
-from tests.integration.inproc import app_for, new_body, own_database, settings_for
+from tests.integration import harness
+from tests.integration.inproc import app_for, new_body, settings_for
 
 pytestmark = pytest.mark.integration
 
@@ -17,9 +18,8 @@ pytestmark = pytest.mark.integration
 @pytest.fixture
 def rotation_database(database_url):
     """`smvm keys rotate` rewrites every run in its database, so this test gets one of its own."""
-    url, drop = own_database(database_url)
-    yield url
-    drop()
+    with harness.throwaway_database(database_url, "smvm_rot") as url:
+        yield url
 
 
 def test_encrypted_run_reads_unchanged_and_survives_rotation(rotation_database, redis_url, tmp_path, monkeypatch, capsys) -> None:

@@ -14,7 +14,7 @@ import requests
 from smvm.webhooks.signing import new_secret
 from tests.integration import harness
 from tests.integration.conftest import settings_environ
-from tests.integration.inproc import new_body, own_database, settings_for
+from tests.integration.inproc import new_body, settings_for
 
 pytestmark = pytest.mark.integration
 
@@ -24,9 +24,8 @@ STANDIN_REDIS_DB = 11  # apart from the other stacks' dbs, so no two sets of wor
 @pytest.fixture
 def standin_database(database_url) -> Iterator[str]:
     """The results sync looks at every run in its database: this stack gets one of its own."""
-    url, drop = own_database(database_url)
-    yield url
-    drop()
+    with harness.throwaway_database(database_url, "smvm_standin") as url:
+        yield url
 
 
 def test_standin_receives_a_whole_run_and_the_results_sync(standin_database, redis_url, tmp_path) -> None:

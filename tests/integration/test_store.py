@@ -5,9 +5,7 @@ from __future__ import annotations
 import concurrent.futures
 import datetime as dt
 import uuid
-from urllib.parse import urlsplit, urlunsplit
 
-import psycopg2
 import pytest
 
 from smvm.errors import InvalidTransitionError, RunConflictError
@@ -17,6 +15,7 @@ from smvm.runs.execution import execute_stage
 from smvm.runs.services import RunStore
 from smvm.store.db import Database, upgrade
 from tests.bad_inputs import VALID
+from tests.integration import harness
 
 pytestmark = pytest.mark.integration
 
@@ -34,22 +33,12 @@ def fast_store(store: RunStore) -> RunStore:
 
 
 def test_concurrent_upgrades_apply_each_migration_once(database_url: str) -> None:
-    admin = psycopg2.connect(database_url, connect_timeout=3)
-    admin.autocommit = True
-    name = f"smvm_mig_{uuid.uuid4().hex[:8]}"
-    with admin.cursor() as cur:
-        cur.execute(f'CREATE DATABASE "{name}"')
-    url = urlunsplit(urlsplit(database_url)._replace(path=f"/{name}"))
-    try:
+    with harness.throwaway_database(database_url, "smvm_mig", migrate=False) as url:
         with concurrent.futures.ThreadPoolExecutor(4) as pool:
             results = list(pool.map(lambda _: upgrade(Database(url, maxconn=1)), range(4)))
         applied = [version for result in results for version in result]
         assert sorted(applied) == sorted(set(applied)) and "0001_runs" in applied
         assert upgrade(Database(url, maxconn=1)) == []
-    finally:
-        with admin.cursor() as cur:
-            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
 
 
 def test_same_run_id_replays_and_different_payload_conflicts(store: RunStore) -> None:
