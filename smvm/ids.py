@@ -10,7 +10,6 @@ import secrets
 # Ids become directory names under the runs root, so nothing that could traverse or hide a path.
 SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
 SAFE_PROJECT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
-VALIDATION_ID = re.compile(r"VAL-(.+)-(\d{3})")
 
 
 def is_safe_id(value: str, *, project: bool = False) -> bool:

@@ -86,10 +86,6 @@ class IdempotencyStore:
         with self.db.transaction() as cur:
             cur.execute("DELETE FROM idempotency_keys WHERE client = %s AND key = %s AND state = 'IN_PROGRESS'", (client, key))
 
-    def purge_older_than(self, hours: float) -> int:
-        with self.db.transaction() as cur:
-            cur.execute("DELETE FROM idempotency_keys WHERE created_at < now() - %s * interval '1 hour'", (hours,))
-            return cur.rowcount
 
 
 def replay_headers(headers: dict[str, Any]) -> dict[str, str]:
