@@ -19,7 +19,6 @@ import numpy as np
 from benchmarks.ideas import load_ideas, to_request
 from smvm.market.services import ingest_market_data, synthesize_competitors, synthesize_personas
 from smvm.simulation import services as sim
-from smvm.simulation.sobol import sobol_points
 
 IDEA = "mid_legal_docs"
 THREADS = 2
@@ -52,20 +51,15 @@ def _machine() -> dict[str, Any]:
     return info
 
 
-def _rng_floor(n: int, d: int, chunk: int, sampler: str) -> tuple[float, float]:
+def _rng_floor(cfg: dict[str, Any], n: int) -> tuple[float, float]:
     """Wall and CPU time to merely draw the same variates as the run, the same way: per fixed-size chunk, from the
     chunk's own SeedSequence child, the scrambled Sobol (or PCG64) uniforms for the inputs plus 36 PCG64 normals
-    a path, on the same thread pool."""
+    a path, into the same per-thread buffers, on the same thread pool (the run's own ``_Plan.variates``)."""
+    plan = sim._Plan(cfg)
+    chunk = plan.chunk
 
     def draw(k: int) -> None:
-        size = min(chunk, n - k * chunk)
-        ss = np.random.SeedSequence(42, spawn_key=(k,))
-        s_u, s_z = ss.spawn(2)
-        if sampler == "sobol":
-            sobol_points(size, d, np.random.default_rng(s_u))
-        else:
-            np.random.default_rng(s_u).random((size, d))
-        np.random.default_rng(s_z).standard_normal((36, size))
+        plan.variates(k, min(chunk, n - k * chunk), scratch=True)
 
     chunks = range((n + chunk - 1) // chunk)
     with ThreadPoolExecutor(THREADS) as pool:
@@ -82,7 +76,7 @@ def _child_1m(sampler: str) -> None:
     start, cpu = time.perf_counter(), time.process_time()
     res = sim.run_simulation(cfg, threads=THREADS)
     wall, cpu = time.perf_counter() - start, time.process_time() - cpu
-    floor, floor_cpu = _rng_floor(res["paths"]["used"], len(cfg["inputs"]), cfg["paths"]["chunk_size"], sampler)
+    floor, floor_cpu = _rng_floor(cfg, res["paths"]["used"])
     print(json.dumps({"wall_s": wall, "cpu_s": cpu, "paths": res["paths"]["used"], "rng_floor_s": floor,
                       "rng_floor_cpu_s": floor_cpu, "load": os.getloadavg()[0],
                       "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0}))

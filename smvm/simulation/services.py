@@ -10,8 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from smvm.simulation.distributions import Z90, _special, correlated_normals, correlation_matrix, lognormal_from_normal, ppf
-from smvm.simulation.engine import BLOCK, HORIZON, NEVER, prepare_model, simulate
+from smvm.simulation.distributions import Z90, _special, correlation_matrix, lognormal_from_normal, ppf
+from smvm.simulation.engine import BLOCK, HORIZON, NEVER, _buf, prepare_model, simulate
 from smvm.simulation.scenarios import SCENARIOS
 from smvm.simulation.sobol import sobol_points
 
@@ -145,41 +145,74 @@ class _Plan:
         self.active = np.flatnonzero(off.any(axis=0))
         self.active_col = {int(i): j for j, i in enumerate(self.active)}
         self.chol = np.linalg.cholesky(gauss[np.ix_(self.active, self.active)]) if self.active.size else None
+        # The Cholesky factor as (column, weight) terms per row, diagonal first: the copula's products run as a
+        # few vector operations instead of a BLAS call (whose idle threads spin against the chunk workers).
+        self.chol_terms = [[(j, float(self.chol[j, j]))] + [(c, float(self.chol[j, c])) for c in range(j)
+                                                             if self.chol[j, c] != 0.0]
+                           for j in range(self.active.size)]
         self.gauss = gauss
         self.scenario = _scenario_arrays(config["scenarios"][config["scenario"]])
         an = config["analyses"]
         self.fan_paths = int(an.get("fan_paths", FAN_PATHS))
         self.importance_paths = int(an.get("importance_paths", IMPORTANCE_PATHS))
 
-    def draws(self, k: int, n: int, *, correlated: bool = True) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]:
-        # One stream per fixed-size chunk (never per thread) makes results identical for any thread count.
+    def variates(self, k: int, n: int, *, scratch: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """Chunk ``k``'s raw variates: ``n`` input uniforms (n, d) and the monthly normals (HORIZON, n).
+
+        One stream per fixed-size chunk (never per thread) makes results identical for any thread count. With
+        ``scratch`` they are drawn into this thread's reused buffers (valid until its next chunk): a fresh
+        multi-MB array costs about as much in page faults as drawing its normals.
+        """
         ss = np.random.SeedSequence(self.seed, spawn_key=(k,))
         s_u, s_z = ss.spawn(2)
         if self.sampler == "sobol":
-            u = sobol_points(n, self.d, np.random.default_rng(s_u))
+            u = sobol_points(n, self.d, np.random.default_rng(s_u),
+                             out=_buf("draw_u", (self.d, n)) if scratch else None)
         else:
             u = np.random.default_rng(s_u).random((n, self.d))
-        z = np.random.default_rng(s_z).standard_normal((HORIZON, n))
+        z_rng = np.random.default_rng(s_z)
+        z = z_rng.standard_normal(out=_buf("draw_z", (HORIZON, n))) if scratch else z_rng.standard_normal((HORIZON, n))
+        return u, z
+
+    def draws(self, k: int, n: int, *, correlated: bool = True, scratch: bool = False,
+              keep_u: bool = True) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]:
+        """Chunk ``k``'s uniforms (the copula's, for rank importance), inputs and monthly normals.
+
+        Without ``keep_u`` the returned uniforms of correlated lognormal inputs are not filled in (not needed).
+        """
+        u, z = self.variates(k, n, scratch=scratch)
         if not correlated or self.active.size == 0:
             return u, {s["name"]: ppf(s, u[:, i]) for i, s in enumerate(self.specs)}, z
         # Gaussian copula: correlated normals for the active columns; lognormal inputs take theirs directly
         # (no ndtr/ndtri round trip), the others go back to uniforms for their inverse CDF.
-        zc = correlated_normals(u, self.chol, self.active)
-        u = u.copy()
-        u[:, self.active] = _special().ndtr(zc)
+        sp = _special()
+        normals = [sp.ndtri(u[:, i]) for i in self.active]
+        zc = []
+        for j, ((_, diag), *rest) in enumerate(self.chol_terms):
+            if diag == 1.0 and not rest:
+                zc.append(normals[j])
+                continue
+            acc = normals[j] * diag
+            for col, w in rest:
+                acc += w * normals[col]
+            zc.append(acc)
         x = {}
+        for j, i in enumerate(self.active):
+            if keep_u or self.specs[i]["distribution"] != "lognormal":
+                sp.ndtr(zc[j], out=u[:, i])
         for i, s in enumerate(self.specs):
             col = self.active_col.get(i)
             if col is not None and s["distribution"] == "lognormal":
-                x[s["name"]] = lognormal_from_normal(s, zc[:, col])
+                x[s["name"]] = lognormal_from_normal(s, zc[col])
             else:
                 x[s["name"]] = ppf(s, u[:, i])
         return u, x, z
 
     def run_chunk(self, k: int, n: int, offset: int, dest: dict[str, np.ndarray]) -> dict[str, Any]:
         """Simulate chunk ``k`` (``n`` paths) and write its per-path outputs into ``dest[name][offset:offset+n]``."""
-        u, x, z = self.draws(k, n)
         start = k * self.chunk
+        keep_u = start < self.importance_paths
+        u, x, z = self.draws(k, n, scratch=True, keep_u=keep_u)
         out = simulate(x, z, self.model, self.scenario, keep_monthly=start < self.fan_paths)
         outputs = {}
         for name in _OUTPUTS:
@@ -189,8 +222,8 @@ class _Plan:
         res: dict[str, Any] = {"n": n}
         if "monthly" in out:
             res["monthly"] = out["monthly"]
-        if start < self.importance_paths:
-            res["u"] = u.astype(np.float32)
+        if keep_u:
+            res["u"] = u.T.astype(np.float32)  # (d, n): one contiguous row per input
         res["metrics"] = _metrics(outputs, out["reach_som"])
         return res
 
@@ -203,7 +236,7 @@ def _scenario_arrays(sc: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-_QUANTILED = ("npv", "ltv_cac", "arr_36", "revenue_y3", "funding_need", "roi", "cac_payback_months",
+_QUANTILED = ("npv", "arr_36", "ltv_cac", "revenue_y3", "funding_need", "roi", "cac_payback_months",
               "breakeven_month")
 
 
@@ -213,10 +246,14 @@ def _metrics(o: dict[str, np.ndarray], reach: np.ndarray | None = None,
     percentiles so a large pooled run partitions each output once."""
     npv = o["npv"]
     if summaries is None:
-        # One call for every quantile: each row is partitioned once (P10, P50, P90 of 8 outputs).
-        q = np.percentile(np.stack([o[name] for name in _QUANTILED]), [10, 50, 90], axis=1)
-        summaries = {name: {"p10": float(q[0, i]), "p50": float(q[1, i]), "p90": float(q[2, i])}
-                     for i, name in enumerate(_QUANTILED)}
+        # Only the percentiles used below: P10/P50 of NPV, P50/P90 of ARR, P50 of six more (one call).
+        summaries = {name: {} for name in _QUANTILED}
+        summaries["npv"]["p10"], summaries["npv"]["p50"] = np.percentile(npv, [10, 50]).tolist()
+        summaries["arr_36"]["p50"], summaries["arr_36"]["p90"] = np.percentile(o["arr_36"], [50, 90]).tolist()
+        rest = _QUANTILED[2:]
+        for name, v in zip(rest, np.percentile(np.stack([o[name] for name in rest]), 50, axis=1).tolist(),
+                           strict=True):
+            summaries[name]["p50"] = v
     s = summaries
     be = o["breakeven_month"]
     return {
@@ -310,14 +347,36 @@ def run_simulation(config: dict[str, Any], *, progress: Callable[[float], None] 
             extensions += 1
         total = sum(r["n"] for r in results)
         pooled = {name: dest[name][:total] for name in _OUTPUTS}
-        sens = _sensitivity(plan, config, results, pooled["npv"], pool) \
-            if config["analyses"].get("sensitivity", True) else None
+        # Post-processing as independent tasks on the pool, the longest first: every output's percentiles (each
+        # output partitioned once; P1/P99 of NPV for the histogram ride along), the fan charts, rank importance
+        # and failure drivers, the tornado and the scenarios; the Sobol analysis spreads its kernel blocks
+        # over the pool from this thread. Every task is a pure function, so the order never changes a result.
+        do_sens = config["analyses"].get("sensitivity", True)
+        do_scen = config["analyses"].get("scenarios", True)
+        monthly = [r["monthly"] for r in results if "monthly" in r]
+        fan_futs = {key: [pool.submit(_fan_rows, [m[key][rows] for m in monthly])
+                          for rows in (slice(0, HORIZON // 2), slice(HORIZON // 2, HORIZON))]
+                    for key in (("revenue", "customers", "cash") if monthly else ())}
+        summary_futs = {name: pool.submit(_summary, pooled[name], (1, 99) if name == "npv" else ())
+                        for name in _OUTPUTS}
+        if do_sens:
+            importance_fut = pool.submit(_importance, plan, results, pooled["npv"])
+            tornado_fut = pool.submit(_tornado, plan)
+        if do_scen:
+            scen_draws = _scenario_draws(plan, config)
+            scen_futs = {name: pool.submit(_scenario_metrics, plan, config["scenarios"][name], scen_draws)
+                         for name in config["scenarios"]}
+        sens = None
+        if do_sens:
+            sobol = _sobol_indices(plan, int(config["analyses"].get("sobol_n", SOBOL_N)), pool)
+            sens = {**importance_fut.result(), "tornado": tornado_fut.result(), "sobol": sobol}
+            sens = {k: sens[k] for k in ("output", "rank_importance", "importance_paths", "tornado", "sobol",
+                                         "what_drives_failure")}
         if progress is not None:
             progress(0.95)
-        scen = _scenarios(plan, config, pool) if config["analyses"].get("scenarios", True) else None
-        # Each output is partitioned once (P1/P99 of NPV for the histogram ride along), two outputs at a time.
-        summaries = dict(zip(_OUTPUTS, pool.map(lambda name: _summary(pooled[name], (1, 99) if name == "npv" else ()),
-                                                _OUTPUTS), strict=True))
+        scen = _scenario_results(config, {name: f.result() for name, f in scen_futs.items()}) if do_scen else None
+        summaries = {name: f.result() for name, f in summary_futs.items()}
+        fan_parts = {key: [f.result() for f in futs] for key, futs in fan_futs.items()}
 
     reach = pooled["arr_36"] >= plan.model["som_arr"]
     headline = _metrics(pooled, reach, summaries)
@@ -330,13 +389,11 @@ def run_simulation(config: dict[str, Any], *, progress: Callable[[float], None] 
     counts, edges = np.histogram(np.clip(npv, lo, hi), bins=40, range=(lo, hi))
     be_counts = np.bincount(pooled["breakeven_month"].astype(np.int64), minlength=NEVER + 1)
     be_cdf = np.cumsum(be_counts[1:HORIZON + 1]) / total
-    monthly = [r["monthly"] for r in results if "monthly" in r]
     fans: dict[str, Any] | None = {} if monthly else None
-    for key in ("revenue", "customers", "cash") if monthly else ():
-        mat = np.concatenate([m[key] for m in monthly], axis=1)
-        q = np.percentile(mat, PERCENTILES, axis=1)
+    for key, parts in fan_parts.items():
+        q = np.concatenate([p[0] for p in parts], axis=1)
         fans[key] = {f"p{p}": q[i].tolist() for i, p in enumerate(PERCENTILES)}
-        fans[key]["mean"] = mat.mean(axis=1).tolist()
+        fans[key]["mean"] = np.concatenate([p[1] for p in parts]).tolist()
     if fans is not None:
         fans["months"] = list(range(1, HORIZON + 1))
         fans["paths"] = int(sum(m["revenue"].shape[1] for m in monthly))
@@ -369,19 +426,24 @@ def run_simulation(config: dict[str, Any], *, progress: Callable[[float], None] 
     }
 
 
-def _sensitivity(plan: _Plan, config: dict[str, Any], results: list[dict[str, Any]], pooled_npv: np.ndarray,
-                 pool: ThreadPoolExecutor) -> dict[str, Any]:
-    # Rank importance: inputs are built from uniforms, so an input's rank is its uniform's rank; only the output
-    # needs sorting (one argsort instead of one per input). The chunks carrying ``u`` are the leading ones.
-    with_u = [r for r in results if "u" in r]
-    u = np.concatenate([r["u"] for r in with_u]).astype(np.float64)
-    npv = pooled_npv[:len(u)]
-    n = len(npv)
+def _fan_rows(parts: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Fan-chart percentiles and means of some months, over the fan paths (one (months, n) part per chunk)."""
+    mat = np.concatenate(parts, axis=1)
+    return np.percentile(mat, PERCENTILES, axis=1), mat.mean(axis=1)
+
+
+def _importance(plan: _Plan, results: list[dict[str, Any]], pooled_npv: np.ndarray) -> dict[str, Any]:
+    """Rank importance of every input for NPV, and what drives failure (NPV <= 0)."""
+    # Inputs are built from uniforms, so an input's rank is its uniform's rank; only the output needs sorting
+    # (one argsort instead of one per input). The chunks carrying ``u`` (d, n) are the leading ones.
+    u = np.concatenate([r["u"] for r in results if "u" in r], axis=1).astype(np.float64)
+    n = u.shape[1]
+    npv = pooled_npv[:n]
     ranks = np.empty(n)
     ranks[np.argsort(npv, kind="stable")] = (np.arange(n) + 0.5) / n
-    uc = u - u.mean(axis=0)
+    uc = u - u.mean(axis=1, keepdims=True)
     rc = ranks - ranks.mean()
-    rho = (uc * rc[:, None]).sum(axis=0) / np.sqrt((uc * uc).sum(axis=0) * (rc * rc).sum())
+    rho = (uc * rc).sum(axis=1) / np.sqrt((uc * uc).sum(axis=1) * (rc * rc).sum())
     importance = sorted(({"input": plan.names[i], "spearman": float(rho[i])} for i in range(plan.d)),
                         key=lambda e: (-abs(e["spearman"]), e["input"]))
 
@@ -389,9 +451,9 @@ def _sensitivity(plan: _Plan, config: dict[str, Any], results: list[dict[str, An
     drivers = []
     p_fail = float(fail.mean())
     if 0 < fail.sum() < n:
-        med_fail = np.median(u[fail], axis=0)
-        med_all = np.median(u, axis=0)
-        sd = u.std(axis=0)
+        med_fail = np.median(u[:, fail], axis=1)
+        med_all = np.median(u, axis=1)
+        sd = u.std(axis=1)
         for i, name in enumerate(plan.names):
             sig = float((med_fail[i] - med_all[i]) / sd[i]) if sd[i] > 0 else 0.0
             drivers.append({"input": name, "median_percentile": float(med_fail[i] * 100), "significance": sig,
@@ -400,12 +462,8 @@ def _sensitivity(plan: _Plan, config: dict[str, Any], results: list[dict[str, An
     for d in drivers:
         d["significant"] = abs(d["significance"]) >= 0.5
         d["statement"] = f"{d['input']} at P{d['median_percentile']:.0f} in failing paths"
-
-    tornado = _tornado(plan)
-    sobol = _sobol_indices(plan, int(config["analyses"].get("sobol_n", SOBOL_N)), pool)
-    return {"output": "npv", "rank_importance": importance, "importance_paths": n, "tornado": tornado,
-            "sobol": sobol, "what_drives_failure": {"definition": "NPV <= 0", "p_failure": p_fail,
-                                                    "drivers": drivers}}
+    return {"output": "npv", "rank_importance": importance, "importance_paths": n,
+            "what_drives_failure": {"definition": "NPV <= 0", "p_failure": p_fail, "drivers": drivers}}
 
 
 def _tornado(plan: _Plan) -> list[dict[str, Any]]:
@@ -481,24 +539,26 @@ def _sobol_indices(plan: _Plan, n: int, pool: ThreadPoolExecutor | None = None) 
             "variance": var, "indices": indices}
 
 
-def _scenarios(plan: _Plan, config: dict[str, Any], pool: ThreadPoolExecutor) -> dict[str, Any]:
+def _scenario_draws(plan: _Plan, config: dict[str, Any]) -> list[tuple[dict[str, np.ndarray], np.ndarray]]:
     # Common random numbers: every scenario sees the same draws, so differences are the scenario, not noise.
     n = int(config["analyses"].get("scenario_paths", SCENARIO_PATHS))
-    sizes = _chunk_sizes(n, plan.chunk)
-    draws = [plan.draws(k, s) for k, s in enumerate(sizes)]
-    names = list(config["scenarios"])
+    return [plan.draws(k, s)[1:] for k, s in enumerate(_chunk_sizes(n, plan.chunk))]
 
-    def run(name: str) -> dict[str, float]:
-        sc = _scenario_arrays(config["scenarios"][name])
-        outs = [simulate(x, z, plan.model, sc) for _, x, z in draws]
-        pooled = {k: np.concatenate([o[k] for o in outs]) for k in _OUTPUTS}
-        reach = np.concatenate([o["reach_som"] for o in outs])
-        return _metrics(pooled, reach)
 
-    found = dict(zip(names, pool.map(run, names), strict=True))
+def _scenario_metrics(plan: _Plan, scenario: dict[str, Any],
+                      draws: list[tuple[dict[str, np.ndarray], np.ndarray]]) -> dict[str, float]:
+    sc = _scenario_arrays(scenario)
+    outs = [simulate(x, z, plan.model, sc) for x, z in draws]
+    pooled = {k: np.concatenate([o[k] for o in outs]) for k in _OUTPUTS}
+    reach = np.concatenate([o["reach_som"] for o in outs])
+    return _metrics(pooled, reach)
+
+
+def _scenario_results(config: dict[str, Any], found: dict[str, dict[str, float]]) -> dict[str, Any]:
+    n = int(config["analyses"].get("scenario_paths", SCENARIO_PATHS))
     base = found["base"]
     out = {}
-    for name in names:
+    for name in config["scenarios"]:
         m = found[name]
         out[name] = {"description": config["scenarios"][name]["description"], "metrics": m,
                      "delta_vs_base": {k: m[k] - base[k] for k in ("p_npv_positive", "npv_p50", "arr_36_p50",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import threading
 
 import numpy as np
 
@@ -52,12 +53,24 @@ def _scrambled_directions(dim: int, rng: np.random.Generator) -> tuple[np.ndarra
     return scrambled, shift
 
 
-def sobol_points(n: int, dim: int, rng: np.random.Generator | None) -> np.ndarray:
+_LOCAL = threading.local()
+
+
+@functools.lru_cache(maxsize=8)
+def _gray_steps(n: int) -> np.ndarray:
+    """Index of the lowest set bit of 1..n-1 (the direction that Gray-code point i flips)."""
+    i = np.arange(1, n, dtype=np.int64)
+    return np.log2(i & -i).astype(np.int64)
+
+
+def sobol_points(n: int, dim: int, rng: np.random.Generator | None, *, out: np.ndarray | None = None) -> np.ndarray:
     """The first ``n`` points of a ``dim``-dimensional Sobol sequence in (0, 1), shape (n, dim).
 
     With ``rng`` the sequence is scrambled (LMS + digital shift) and each point is centred in its
     2**-30 cell, so no coordinate is exactly 0 or 1; without it the raw sequence is returned (first point 0).
-    Balance properties hold when ``n`` is a power of two.
+    Balance properties hold when ``n`` is a power of two. The result is the transpose of a C-ordered
+    (dim, n) array, so each column is contiguous; ``out`` may be such a (dim, n) array to fill (a reused
+    buffer saves the page faults of a fresh allocation).
     """
     if n <= 0:
         return np.zeros((0, dim))
@@ -68,14 +81,17 @@ def sobol_points(n: int, dim: int, rng: np.random.Generator | None) -> np.ndarra
     else:
         v, shift = _scrambled_directions(dim, rng)
     # Gray-code order: point i differs from point i-1 by the direction of i's lowest set bit, so one
-    # cumulative XOR builds the whole block.
-    i = np.arange(1, n, dtype=np.int64)
-    lowest = np.log2(i & -i).astype(np.int64)
-    steps = np.empty((n, dim), dtype=np.uint64)
-    steps[0] = shift
-    steps[1:] = v.T[lowest]
-    x = np.bitwise_xor.accumulate(steps, axis=0)
-    scale = 1.0 / float(1 << BITS)
-    if rng is None:
-        return x.astype(np.float64) * scale
-    return (x.astype(np.float64) + 0.5) * scale
+    # cumulative XOR builds the whole block. Built dimension-major, (dim, n), so the XOR runs along contiguous
+    # memory (an accumulate down the rows of an (n, dim) array is several times slower).
+    steps = getattr(_LOCAL, "steps", None)
+    if steps is None or steps.shape != (dim, n):
+        steps = _LOCAL.steps = np.empty((dim, n), dtype=np.uint64)
+    steps[:, 0] = shift
+    np.take(v, _gray_steps(n), axis=1, out=steps[:, 1:])
+    np.bitwise_xor.accumulate(steps, axis=1, out=steps)
+    res = np.empty((dim, n)) if out is None else out
+    np.copyto(res, steps, casting="unsafe")
+    if rng is not None:
+        res += 0.5
+    res *= 1.0 / float(1 << BITS)
+    return res.T
