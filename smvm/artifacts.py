@@ -59,8 +59,12 @@ class RunDirectory:
             raise ArtifactNotFoundError(f"no artifact named {relative!r}")
         return self.path.joinpath(*parts)
 
-    def write_bytes(self, relative: str, data: bytes) -> str:
-        """Write atomically and return the sha256, so a re-run stage leaves the same bytes and hash."""
+    def write_bytes(self, relative: str, data: bytes, *, durable: bool = True) -> str:
+        """Write atomically and return the sha256, so a re-run stage leaves the same bytes and hash.
+
+        ``durable=False`` skips the fsync, for mirrors of PostgreSQL state (meta.json) that the next write rebuilds:
+        the rename still keeps readers from seeing a torn file.
+        """
         target = self._resolve(relative)
         target.parent.mkdir(parents=True, exist_ok=True)
         stored = self.cipher.encrypt(data) if self.cipher is not None else data
@@ -68,8 +72,9 @@ class RunDirectory:
         try:
             with os.fdopen(fd, "wb") as handle:
                 handle.write(stored)
-                handle.flush()
-                os.fsync(handle.fileno())
+                if durable:
+                    handle.flush()
+                    os.fsync(handle.fileno())
             os.replace(tmp, target)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)

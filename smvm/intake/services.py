@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -33,7 +34,10 @@ def _schema_for(body: dict[str, Any], max_iterations: int) -> Schema:
     )
 
 
+@functools.lru_cache(maxsize=32)
 def _with_cap(schema_class: type[Schema], max_iterations: int) -> Schema:
+    """One schema instance per shape and cap: building marshmallow schemas and their nested fields costs more
+    than loading a body with them. ``load`` keeps no per-call state on the instance, so threads may share it."""
     schema = schema_class()
     schema.fields["configuration"].schema.max_iterations = max_iterations  # type: ignore[attr-defined]
     return schema

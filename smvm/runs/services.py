@@ -69,7 +69,7 @@ class _Pending:
         for event in self.events:
             self.run_dir.append_event(event)
         if self.snapshot is not None:
-            self.run_dir.write_bytes("meta.json", dump_json(self.snapshot))
+            self.run_dir.write_bytes("meta.json", dump_json(self.snapshot), durable=False)
 
 
 class RunStore:

@@ -64,6 +64,10 @@ class Database:
                     connect_timeout=self._connect_timeout,
                     application_name="smvm",
                 )
+                # psycopg2 closes a returned connection whenever ``minconn`` are already idle, so under concurrency
+                # most transactions would open a new connection (a server process fork, ~ms of CPU each). Keep
+                # every connection the pool opened, up to ``maxconn``; ``minconn`` still sets how many open at start.
+                self._pool.minconn = self._maxconn
                 self._pid = os.getpid()
             return self._pool
 

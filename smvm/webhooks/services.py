@@ -30,6 +30,10 @@ log = logging.getLogger(__name__)
 Publisher = Callable[[list[int], float | None], None]
 _publisher: Publisher | None = None
 
+#: The run's creation event, recorded at T0 in the API request, and the event of its first stage claim.
+T0_EVENT = "RUN_INITIATED"
+FIRST_CLAIM_EVENT = "RUN_STARTED"
+
 #: A claimed delivery nobody finished (worker killed mid-request) becomes due again this long after its timeout.
 LEASE_MARGIN_SECONDS = 15.0
 
@@ -129,6 +133,17 @@ class Outbox:
                 dedupe_key=f"{run['run_id']}:alert:{alert_type}", correlation_id=run.get("correlation_id"),
             ))
         created = [delivery_id for delivery_id in ids if delivery_id is not None]
+        if event["kind"] == T0_EVENT:
+            # The 202 answer already carries what this update says, so T0 spends no Celery publish on it: the
+            # run's first stage claim publishes it below, or the due-poller does if the pipeline is backed up.
+            return None
+        if event["kind"] == FIRST_CLAIM_EVENT:
+            cur.execute(
+                "SELECT id FROM deliveries WHERE run_id = %s AND status = 'PENDING' AND attempts = 0 AND id < %s"
+                " ORDER BY id",
+                (run["run_id"], min(created, default=2**63 - 1)),
+            )
+            created = [row["id"] for row in cur.fetchall()] + created
         return (lambda: publish(created)) if created else None
 
     def _decision(self, run: dict[str, Any]) -> dict[str, Any] | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import datetime as dt
 import uuid
 
@@ -30,6 +31,23 @@ def fast_store(store: RunStore) -> RunStore:
     settings = store.settings.with_overrides(stage_stale_after_seconds=0.0, stage_unstarted_after_seconds=0.0,
                                              stage_max_attempts=3)
     return RunStore(store.db, settings)
+
+
+def test_pool_reuses_its_connections_under_concurrency(database_url: str) -> None:
+    # psycopg2's pool closes a returned connection once minconn are idle; ours keeps them, so four transactions
+    # at a time, again and again, are served by the same four server processes instead of new ones each round.
+    db = Database(database_url, minconn=1, maxconn=4)
+    pids = set()
+    try:
+        for _ in range(5):
+            with contextlib.ExitStack() as stack:
+                for _ in range(4):
+                    cur = stack.enter_context(db.transaction())
+                    cur.execute("SELECT pg_backend_pid() AS pid")
+                    pids.add(cur.fetchone()["pid"])
+    finally:
+        db.close()
+    assert len(pids) == 4
 
 
 def test_concurrent_upgrades_apply_each_migration_once(database_url: str) -> None:
