@@ -26,6 +26,7 @@ from pathlib import Path
 
 import redis
 import requests
+import requests.adapters
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -104,6 +105,15 @@ def steady(count: int, rate: float, fn) -> list:
     return results
 
 
+def pooled_session(size: int = 64) -> requests.Session:
+    """A session with a connection per sending thread: requests' default pool keeps 10, so at high rates it would
+    open and drop a TCP connection per request and measure connection set-up, on both sides, instead of the API."""
+    session = requests.Session()
+    adapter = requests.adapters.HTTPAdapter(pool_connections=1, pool_maxsize=size)
+    session.mount("http://", adapter)
+    return session
+
+
 def timed_post(session: requests.Session, url: str, body: dict) -> tuple[float, int, float, dict]:
     sent = time.time()
     t0 = time.perf_counter()
@@ -114,7 +124,7 @@ def timed_post(session: requests.Session, url: str, body: dict) -> tuple[float, 
 def measure_stack(args: argparse.Namespace) -> dict:
     receiver = Receiver()
     example = json.loads((ROOT / "examples" / "idea.json").read_text())
-    session = requests.Session()
+    session = pooled_session()
     if args.token:
         session.headers["Authorization"] = f"Bearer {args.token}"
     url = f"{args.base_url}/api/v1/validation/runs"
@@ -154,7 +164,7 @@ def measure_bare_endpoint(args: argparse.Namespace) -> dict:
                             cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         _wait_http(f"http://127.0.0.1:{port}/push", post=True)
-        session = requests.Session()
+        session = pooled_session()
         body = json.loads((ROOT / "examples" / "idea.json").read_text())
         posts = steady(args.runs, args.rate, lambda i: timed_post(session, f"http://127.0.0.1:{port}/push", body))
         return {"post_latency": summary([p[0] for p in posts]), "errors": sum(1 for p in posts if p[1] != 202)}
