@@ -72,7 +72,7 @@ def _ndtr(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     return scipy.special.ndtr(x, out=out)
 
 
-BLOCK = 4096  # paths per kernel block: the ~12 live (segments x block) vectors stay in L2
+BLOCK = 8192  # paths per kernel block (one chunk): a sweep of 1,024-8,192 was fastest at 8,192
 
 
 def simulate(x: dict[str, np.ndarray], shocks: np.ndarray, model: dict[str, Any], scenario: dict[str, Any],
@@ -130,25 +130,31 @@ def _simulate_block(x: dict[str, np.ndarray], shocks: np.ndarray, model: dict[st
     r_m = (1.0 + x["discount_rate"]) ** (1.0 / 12.0) - 1.0
     lam, beta = model["lam"], model["beta"]
 
-    # --- per (segment, path) constants --------------------------------------------------------------------
-    accounts = model["sam_accounts"] * model["share"] * (x["market_size"] * sc.get("market_mult", 1.0))
+    # --- per (segment, path) constants, in per-thread buffers (fresh (segments, n) arrays page-fault) -------
+    segs = model["share"].shape[0]
+
+    def seg_buf(name: str) -> np.ndarray:
+        return _buf(name, (segs, n))
+
+    accounts = np.multiply(model["sam_accounts"] * model["share"], x["market_size"] * sc.get("market_mult", 1.0),
+                           out=seg_buf("accounts"))
     log_price = np.log(price)
     z_acc = np.log(x["wtp_level"] * sc.get("wtp_mult", 1.0))
     z_acc -= log_price
-    z_acc = z_acc + model["log_wtp_mid"]
+    z_acc = np.add(z_acc, model["log_wtp_mid"], out=seg_buf("acceptance"))
     z_acc *= model["inv_wtp_sigma"]
     acceptance = _ndtr(z_acc, out=z_acc)
-    price_term = beta * (log_price - math.log(model["ref"]))
+    price_term = np.multiply(beta, log_price - math.log(model["ref"]), out=seg_buf("own"))
     own = np.subtract(x["product_advantage"], price_term, out=price_term)
     if lam != 1.0:
         own *= lam
     own = np.exp(own, out=own)
     comp_shift = np.exp(lam * (x["competitor_strength"] + sc.get("competitor_shift", 0.0)))
-    denom_share = model["comp_const"] * comp_shift
+    denom_share = np.multiply(model["comp_const"], comp_shift, out=seg_buf("denom_share"))
     denom_share += model["outside_exp"]
     denom_share += own
-    share = np.divide(own, denom_share)
-    ceiling = accounts * acceptance
+    share = np.divide(own, denom_share, out=seg_buf("share"))
+    ceiling = np.multiply(accounts, acceptance, out=seg_buf("ceiling"))
     ceiling *= share
 
     entrant = sc.get("entrant")
@@ -159,34 +165,35 @@ def _simulate_block(x: dict[str, np.ndarray], shocks: np.ndarray, model: dict[st
                               - beta * np.log(price * entrant["price_ratio"] / model["ref"])))
         ceiling_after = accounts * acceptance * own / (denom_share + extra)
 
-    p = x["bass_p"] * model["p_mult"]
-    q = x["bass_q"] * model["q_mult"]
+    p = np.multiply(x["bass_p"], model["p_mult"], out=seg_buf("p"))
+    q = np.multiply(x["bass_q"], model["q_mult"], out=seg_buf("q"))
     if sc.get("p_mult", 1.0) != 1.0:
         p *= sc["p_mult"]
     if sc.get("q_mult", 1.0) != 1.0:
         q *= sc["q_mult"]
-    neg_a = p + q
+    neg_a = np.add(p, q, out=seg_buf("neg_a"))
     np.negative(neg_a, out=neg_a)
     # ceiling·F(τ) = A/(1 + r·e) − B with r = q/p, e = exp(−(p+q)τ), A = ceiling(1+r)/r, B = ceiling/r.
     # Written G(τ) = A·c/(c + e) with c = 1/r = p/q, so a month costs mul, exp, add, divide; new adopters are
     # G(τ_t) − G(τ_{t−1}) and B cancels (G(0) = B).
-    c = np.divide(p, q)
-    scale_b = ceiling * c                       # B = ceiling/r
-    scale_ac = (1.0 + c) * c                    # A·c = ceiling·(1+r)·c² = ceiling·(1+c)·c, since (1+r)·c = c + 1
+    c = np.divide(p, q, out=p)
+    scale_b = np.multiply(ceiling, c, out=seg_buf("scale_b"))      # B = ceiling/r
+    scale_ac = np.add(1.0, c, out=q)            # A·c = ceiling·(1+r)·c² = ceiling·(1+c)·c, since (1+r)·c = c + 1
+    scale_ac *= c
     scale_ac *= ceiling
     if entrant:
         scale_b_after = ceiling_after * c
         scale_ac_after = (1.0 + c) * c * ceiling_after
-    churn = x["churn"] * model["churn_mult"]
+    churn = np.multiply(x["churn"], model["churn_mult"], out=seg_buf("churn"))
     if sc.get("churn_mult", 1.0) != 1.0:
         churn *= sc["churn_mult"]
     np.minimum(churn, 0.95, out=churn)
-    growth = 1.0 + x["expansion"] * model["exp_mult"]
+    growth = np.multiply(x["expansion"], model["exp_mult"], out=seg_buf("growth"))
+    growth += 1.0
     vol = x["shock_volatility"]
     clock_profile = sc.get("clock_profile")
     churn_profile = sc.get("churn_profile")
 
-    segs = ceiling.shape[0]
     # state[0] = new adopters, state[1] = MRR ÷ price (price is per path, so it factors out), state[2] = customers
     state = _buf("state", (3, segs, n))
     state[1] = model["init_mrr"] * model["share"] / price
@@ -195,8 +202,7 @@ def _simulate_block(x: dict[str, np.ndarray], shocks: np.ndarray, model: dict[st
     np.subtract(1.0, churn, out=mult[1])
     np.multiply(mult[1], growth, out=mult[0])
 
-    e = _buf("e", ceiling.shape)
-    g = _buf("g", ceiling.shape)
+    g = _buf("g", ceiling.shape)                # e = exp(−(p+q)τ), then G(τ) in place
     g_prev = _buf("g_prev", ceiling.shape)
     np.copyto(g_prev, scale_b)
     new = state[0]
@@ -228,19 +234,19 @@ def _simulate_block(x: dict[str, np.ndarray], shocks: np.ndarray, model: dict[st
         if clock_profile is not None:
             step *= clock_profile[t]
         tau += step
-        np.multiply(neg_a, tau, out=e)
-        np.exp(e, out=e)
-        e += c
+        np.multiply(neg_a, tau, out=g)
+        np.exp(g, out=g)
+        g += c
         if entrant:
             after = t + 1 >= entry_month
-            np.divide(scale_ac_after if after else scale_ac, e, out=g)
+            np.divide(scale_ac_after if after else scale_ac, g, out=g)
             g -= scale_b_after if after else scale_b
             np.subtract(g, adopted, out=new)
             # A shrinking ceiling (an entrant) must not un-adopt anyone.
             np.maximum(new, 0.0, out=new)
             adopted += new
         else:
-            np.divide(scale_ac, e, out=g)
+            np.divide(scale_ac, g, out=g)
             np.subtract(g, g_prev, out=new)
             g, g_prev = g_prev, g
         if churn_profile is not None:

@@ -248,12 +248,10 @@ def _metrics(o: dict[str, np.ndarray], reach: np.ndarray | None = None,
     if summaries is None:
         # Only the percentiles used below: P10/P50 of NPV, P50/P90 of ARR, P50 of six more (one call).
         summaries = {name: {} for name in _QUANTILED}
-        summaries["npv"]["p10"], summaries["npv"]["p50"] = np.percentile(npv, [10, 50]).tolist()
-        summaries["arr_36"]["p50"], summaries["arr_36"]["p90"] = np.percentile(o["arr_36"], [50, 90]).tolist()
-        rest = _QUANTILED[2:]
-        for name, v in zip(rest, np.percentile(np.stack([o[name] for name in rest]), 50, axis=1).tolist(),
-                           strict=True):
-            summaries[name]["p50"] = v
+        summaries["npv"]["p10"], summaries["npv"]["p50"] = _percentiles(npv, (10, 50)).tolist()
+        summaries["arr_36"]["p50"], summaries["arr_36"]["p90"] = _percentiles(o["arr_36"], (50, 90)).tolist()
+        for name in _QUANTILED[2:]:
+            summaries[name]["p50"] = float(_percentiles(o[name], (50,))[0])
     s = summaries
     be = o["breakeven_month"]
     return {
@@ -274,6 +272,40 @@ def _metrics(o: dict[str, np.ndarray], reach: np.ndarray | None = None,
         "market_share_mean": float(np.mean(o["market_share"])),
         "breakeven_p50": s["breakeven_month"]["p50"],
     }
+
+
+def _percentiles(a: np.ndarray, qs: tuple[float, ...] | list[float]) -> np.ndarray:
+    """``np.percentile(a, qs)`` (method "linear") of a 1-D float array, bit for bit, cheaper for the per-chunk
+    and per-scenario sizes (≤ 32k values; 1.6 → 0.9 ms for one chunk's replicate metrics).
+
+    numpy partitions at both neighbours of every percentile plus the minimum and maximum and has ~60 µs of
+    overhead; here only the lower neighbours are partition points, and an upper neighbour is the minimum of the
+    segment that follows it. The interpolation repeats numpy's (virtual index (n−1)·q, ``_lerp``).
+    """
+    n = a.size
+    if n > 32_768 or n < 2:
+        return np.percentile(a, qs)
+    q = np.true_divide(np.asarray(qs), 100)
+    virtual = (n - 1) * q
+    prev = np.floor(virtual)
+    top = virtual >= n - 1                      # numpy takes the maximum there
+    prev[top] = n - 1
+    gamma = virtual - np.where(top, -1.0, prev)
+    lo_rank = prev.astype(np.intp).tolist()
+    kth = sorted(set(lo_rank))
+    work = a.copy()
+    work.partition(kth)
+    if np.isnan(work[kth[-1]:]).any():
+        return np.percentile(a, qs)
+    ends = [*kth[1:], n - 1]
+    upper = {k: (work[k + 1] if k + 1 == end else work[k + 1:end + 1].min()) if k + 1 < n else work[k]
+             for k, end in zip(kth, ends, strict=True)}
+    lo = work[lo_rank]
+    hi = np.array([upper[k] if not t else work[k] for k, t in zip(lo_rank, top.tolist(), strict=True)])
+    diff = hi - lo
+    res = lo + diff * gamma
+    np.subtract(hi, diff * (1 - gamma), out=res, where=gamma >= 0.5)
+    return res
 
 
 def _chunk_sizes(total: int, chunk: int) -> list[int]:
@@ -429,7 +461,8 @@ def run_simulation(config: dict[str, Any], *, progress: Callable[[float], None] 
 def _fan_rows(parts: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """Fan-chart percentiles and means of some months, over the fan paths (one (months, n) part per chunk)."""
     mat = np.concatenate(parts, axis=1)
-    return np.percentile(mat, PERCENTILES, axis=1), mat.mean(axis=1)
+    # Row by row: np.percentile(mat, axis=1) partitions strided columns of the transposed matrix.
+    return np.stack([np.percentile(row, PERCENTILES) for row in mat], axis=1), mat.mean(axis=1)
 
 
 def _importance(plan: _Plan, results: list[dict[str, Any]], pooled_npv: np.ndarray) -> dict[str, Any]:

@@ -1,0 +1,32 @@
+import numpy as np
+import pytest
+
+from smvm.simulation.services import _percentiles
+
+pytestmark = pytest.mark.unit
+
+
+def test_percentiles_are_numpys_bit_for_bit():
+    rng = np.random.default_rng(0)
+    qsets = [(5, 10, 50, 90, 95), (10, 50), (50, 90), (50,), (0, 100), (1, 99, 50), (100,), (0,), (99.9, 0.1)]
+    for trial in range(3000):
+        n = int(rng.choice([2, 3, 5, 17, 100, 1000, 2048, 4096, 8191, 8192]))
+        kind = trial % 4
+        if kind == 0:
+            a = rng.standard_normal(n)
+        elif kind == 1:
+            a = rng.integers(1, 38, n).astype(float)  # ties, like break-even months
+        elif kind == 2:
+            a = rng.lognormal(sigma=3, size=n) * 1e6 - 2e6
+        else:
+            a = np.where(rng.random(n) < 0.5, 37.0, rng.standard_normal(n))
+        qs = qsets[trial % len(qsets)]
+        before = a.copy()
+        assert np.array_equal(_percentiles(a, qs), np.percentile(a, qs)), (n, kind, qs)
+        assert np.array_equal(a, before)
+
+
+def test_percentiles_propagate_nan_like_numpy():
+    a = np.arange(100.0)
+    a[3] = np.nan
+    assert np.isnan(_percentiles(a, (5, 50))).all()
