@@ -465,18 +465,50 @@ def _fan_rows(parts: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     return np.stack([np.percentile(row, PERCENTILES) for row in mat], axis=1), mat.mean(axis=1)
 
 
+def _row_medians(u: np.ndarray, bins: int = 4096) -> np.ndarray:
+    """``np.median(u.astype(np.float64), axis=1)``, bit for bit, for rows of values in [0, 1] (the float32 input
+    uniforms) without partitioning them: each row is bucketed by ⌊u·bins⌋ (monotone, so buckets keep the values'
+    order), the buckets holding the middle order statistics are found from the counts, and only their values
+    are sorted. ~4x cheaper than np.median on (15, 65,536)."""
+    rows, n = u.shape
+    idx = np.multiply(u, bins, dtype=np.float32).astype(np.int32)
+    np.minimum(idx, bins - 1, out=idx)
+    k = n // 2
+    ranks = (k - 1, k) if n % 2 == 0 else (k,)
+    out = np.empty(rows)
+    for r in range(rows):
+        start = np.cumsum(np.bincount(idx[r], minlength=bins))      # values in buckets 0..b
+        b = np.searchsorted(start, ranks, side="right")             # bucket of each middle rank
+        lo, hi = int(b[0]), int(b[-1])
+        before = int(start[lo - 1]) if lo else 0
+        row = idx[r]
+        sel = row == lo if lo == hi else (row >= lo) & (row <= hi)
+        vals = np.sort(u[r, sel])[[rank - before for rank in ranks]].astype(np.float64)
+        out[r] = vals[0] if n % 2 else (vals[0] + vals[1]) / 2.0
+    return out
+
+
 def _importance(plan: _Plan, results: list[dict[str, Any]], pooled_npv: np.ndarray) -> dict[str, Any]:
     """Rank importance of every input for NPV, and what drives failure (NPV <= 0)."""
     # Inputs are built from uniforms, so an input's rank is its uniform's rank; only the output needs sorting
     # (one argsort instead of one per input). The chunks carrying ``u`` (d, n) are the leading ones.
-    u = np.concatenate([r["u"] for r in results if "u" in r], axis=1).astype(np.float64)
-    n = u.shape[1]
+    u32 = np.concatenate([r["u"] for r in results if "u" in r], axis=1)
+    n = u32.shape[1]
     npv = pooled_npv[:n]
     ranks = np.empty(n)
     ranks[np.argsort(npv, kind="stable")] = (np.arange(n) + 0.5) / n
-    uc = u - u.mean(axis=1, keepdims=True)
     rc = ranks - ranks.mean()
-    rho = (uc * rc).sum(axis=1) / np.sqrt((uc * uc).sum(axis=1) * (rc * rc).sum())
+    rc_ss = (rc * rc).sum()
+    # Input by input on cache-sized float64 rows (no 8 MB temporaries): Pearson of uniform vs output rank.
+    rho, sd = np.empty(plan.d), np.empty(plan.d)
+    uc, prod = np.empty(n), np.empty(n)
+    for i in range(plan.d):
+        np.copyto(uc, u32[i])
+        uc -= uc.mean()
+        cross = np.multiply(uc, rc, out=prod).sum()
+        ss = np.multiply(uc, uc, out=prod).sum()
+        rho[i] = cross / np.sqrt(ss * rc_ss)
+        sd[i] = np.sqrt(ss / n)                  # = np.std of the row
     importance = sorted(({"input": plan.names[i], "spearman": float(rho[i])} for i in range(plan.d)),
                         key=lambda e: (-abs(e["spearman"]), e["input"]))
 
@@ -484,9 +516,8 @@ def _importance(plan: _Plan, results: list[dict[str, Any]], pooled_npv: np.ndarr
     drivers = []
     p_fail = float(fail.mean())
     if 0 < fail.sum() < n:
-        med_fail = np.median(u[:, fail], axis=1)
-        med_all = np.median(u, axis=1)
-        sd = u.std(axis=1)
+        med_fail = _row_medians(u32[:, fail])
+        med_all = _row_medians(u32)
         for i, name in enumerate(plan.names):
             sig = float((med_fail[i] - med_all[i]) / sd[i]) if sd[i] > 0 else 0.0
             drivers.append({"input": name, "median_percentile": float(med_fail[i] * 100), "significance": sig,

@@ -30,3 +30,15 @@ def test_percentiles_propagate_nan_like_numpy():
     a = np.arange(100.0)
     a[3] = np.nan
     assert np.isnan(_percentiles(a, (5, 50))).all()
+
+
+def test_row_medians_are_numpys_bit_for_bit():
+    from smvm.simulation.services import _row_medians
+
+    rng = np.random.default_rng(1)
+    for n in (1, 2, 3, 1000, 4097, 65536):
+        u = rng.random((15, n)).astype(np.float32)
+        u[0, : n // 3] = 0.5  # ties
+        u[1, 0] = 1.0
+        u[2, -1] = 0.0
+        assert np.array_equal(_row_medians(u), np.median(u.astype(np.float64), axis=1)), n
