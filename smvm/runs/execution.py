@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import threading
 import time
-from types import TracebackType
+from collections.abc import Iterator
 
 from smvm import logs
 from smvm.features.services import stage_for
@@ -23,29 +25,61 @@ class StageReleasedError(Exception):
     """A transient failure: the stage went back to ENQUEUED and should be re-enqueued after a delay."""
 
 
-class _Heartbeat:
-    """Touch the stage row while it runs, so the sweeper can tell a slow stage from a dead worker."""
+class _Heartbeats:
+    """Touch the rows of the stages running in this process, so the sweeper can tell a slow stage from a dead worker.
 
-    def __init__(self, store: RunStore, run_id: str, stage: str, attempt: int) -> None:
-        self._args = (run_id, stage, attempt)
-        self._store = store
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._beat, name=f"heartbeat-{stage}", daemon=True)
+    One daemon thread per process beats every registered stage when its interval comes round. Most stages end long
+    before their first beat is due, so a thread per stage cost more in start-up (a GIL hand-off each way) than the
+    stage's own work.
+    """
 
-    def _beat(self) -> None:
-        while not self._stop.wait(self._store.settings.stage_heartbeat_seconds):
-            try:
-                self._store.heartbeat(*self._args)
-            except Exception:  # a missed beat only makes the sweeper retry sooner
-                log.warning("smvm.stage.heartbeat_failed", exc_info=True)
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._wake = threading.Condition(self._lock)
+        self._stages: dict[int, tuple[RunStore, tuple[str, str, int], float]] = {}
+        self._next_key = 0
+        self._thread: threading.Thread | None = None
+        self._pid: int | None = None
 
-    def __enter__(self) -> _Heartbeat:
-        self._thread.start()
-        return self
+    @contextlib.contextmanager
+    def beating(self, store: RunStore, run_id: str, stage: str, attempt: int) -> Iterator[None]:
+        with self._lock:
+            self._ensure_thread()
+            key = self._next_key = self._next_key + 1
+            self._stages[key] = (store, (run_id, stage, attempt), time.monotonic() + store.settings.stage_heartbeat_seconds)
+            self._wake.notify()
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._stages.pop(key, None)
 
-    def __exit__(self, *exc: tuple[type[BaseException] | None, BaseException | None, TracebackType | None]) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
+    def _ensure_thread(self) -> None:
+        # A thread does not survive fork: a prefork child starts its own on first use.
+        if self._thread is None or self._pid != os.getpid() or not self._thread.is_alive():
+            self._pid = os.getpid()
+            self._thread = threading.Thread(target=self._run, name="stage-heartbeats", daemon=True)
+            self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            with self._lock:
+                now = time.monotonic()
+                due = [(key, store, args) for key, (store, args, at) in self._stages.items() if at <= now]
+                for key, store, args in due:
+                    self._stages[key] = (store, args, now + store.settings.stage_heartbeat_seconds)
+                waits = [at - now for _, _, at in self._stages.values()]
+                if not due:
+                    self._wake.wait(timeout=min(waits, default=60.0))
+                    continue
+            for _, store, args in due:
+                try:
+                    store.heartbeat(*args)
+                except Exception:  # a missed beat only makes the sweeper retry sooner
+                    log.warning("smvm.stage.heartbeat_failed", exc_info=True)
+
+
+_HEARTBEATS = _Heartbeats()
 
 
 def execute_stage(store: RunStore, run_id: str, stage_name: str, *, worker: str | None = None) -> str | None:
@@ -67,7 +101,7 @@ def execute_stage(store: RunStore, run_id: str, stage_name: str, *, worker: str 
     logs.bind(correlation_id=run.get("correlation_id"), run_id=run_id, stage=stage_name, attempt=attempt)
     context = StageContext(run=run, request=run["request"], run_dir=store.run_directory(run))
     started = time.monotonic()
-    with _Heartbeat(store, run_id, stage_name, attempt):
+    with _HEARTBEATS.beating(store, run_id, stage_name, attempt):
         try:
             summary = stage.execute(context)
         except TRANSIENT_STAGE_ERRORS as exc:
