@@ -356,14 +356,22 @@ def run_simulation(config: dict[str, Any], *, progress: Callable[[float], None] 
     stop_reason = "converged"
     # Per-path outputs go straight into preallocated arrays (chunk k at its offset): no concatenation at the end.
     dest = {name: np.empty(max(target, cap)) for name in _OUTPUTS}
+    do_sens = config["analyses"].get("sensitivity", True)
+    do_scen = config["analyses"].get("scenarios", True)
     with ThreadPoolExecutor(max_workers=n_threads) as pool:
+        analyses: dict[str, Any] | None = None
         while True:
             sizes = _chunk_sizes(target, chunk)
             todo = list(range(len(results), len(sizes)))
             offsets = np.concatenate([[0], np.cumsum([r["n"] for r in results] + sizes[len(results):])]).tolist()
             planned = len(sizes)
             # The lambda is consumed within this iteration, so binding sizes/offsets late is safe.
-            for res in pool.map(lambda k: plan.run_chunk(k, sizes[k], int(offsets[k]), dest), todo):  # noqa: B023
+            done = pool.map(lambda k: plan.run_chunk(k, sizes[k], int(offsets[k]), dest), todo)  # noqa: B023
+            if analyses is None:
+                # The analyses that do not need the main paths (tornado, Sobol, CRN scenarios) queue right
+                # behind its chunks; this thread prepares their inputs while the pool runs the chunks.
+                analyses = _submit_analyses(plan, config, pool, do_sens, do_scen)
+            for res in done:
                 results.append(res)
                 if progress is not None:
                     progress(min(len(results) / planned, 1.0) * 0.85)
@@ -379,34 +387,27 @@ def run_simulation(config: dict[str, Any], *, progress: Callable[[float], None] 
             extensions += 1
         total = sum(r["n"] for r in results)
         pooled = {name: dest[name][:total] for name in _OUTPUTS}
-        # Post-processing as independent tasks on the pool, the longest first: every output's percentiles (each
-        # output partitioned once; P1/P99 of NPV for the histogram ride along), the fan charts, rank importance
-        # and failure drivers, the tornado and the scenarios; the Sobol analysis spreads its kernel blocks
-        # over the pool from this thread. Every task is a pure function, so the order never changes a result.
-        do_sens = config["analyses"].get("sensitivity", True)
-        do_scen = config["analyses"].get("scenarios", True)
+        # What needs the main paths, as independent tasks on the pool: every output's percentiles (each output
+        # partitioned once; P1/P99 of NPV for the histogram ride along), the fan charts, rank importance and
+        # failure drivers. Every task is a pure function, so the order never changes a result.
         monthly = [r["monthly"] for r in results if "monthly" in r]
+        if do_sens:
+            importance_fut = pool.submit(_importance, plan, results, pooled["npv"])
         fan_futs = {key: [pool.submit(_fan_rows, [m[key][rows] for m in monthly])
                           for rows in (slice(0, HORIZON // 2), slice(HORIZON // 2, HORIZON))]
                     for key in (("revenue", "customers", "cash") if monthly else ())}
         summary_futs = {name: pool.submit(_summary, pooled[name], (1, 99) if name == "npv" else ())
                         for name in _OUTPUTS}
-        if do_sens:
-            importance_fut = pool.submit(_importance, plan, results, pooled["npv"])
-            tornado_fut = pool.submit(_tornado, plan)
-        if do_scen:
-            scen_draws = _scenario_draws(plan, config)
-            scen_futs = {name: pool.submit(_scenario_metrics, plan, config["scenarios"][name], scen_draws)
-                         for name in config["scenarios"]}
         sens = None
         if do_sens:
-            sobol = _sobol_indices(plan, int(config["analyses"].get("sobol_n", SOBOL_N)), pool)
-            sens = {**importance_fut.result(), "tornado": tornado_fut.result(), "sobol": sobol}
+            sens = {**importance_fut.result(), "tornado": analyses["tornado"].result(),
+                    "sobol": _sobol_finish(plan, analyses["sobol_n"], analyses["sobol"])}
             sens = {k: sens[k] for k in ("output", "rank_importance", "importance_paths", "tornado", "sobol",
                                          "what_drives_failure")}
         if progress is not None:
             progress(0.95)
-        scen = _scenario_results(config, {name: f.result() for name, f in scen_futs.items()}) if do_scen else None
+        scen = _scenario_results(config, {name: f.result() for name, f in analyses["scenarios"].items()}) \
+            if do_scen else None
         summaries = {name: f.result() for name, f in summary_futs.items()}
         fan_parts = {key: [f.result() for f in futs] for key, futs in fan_futs.items()}
 
@@ -556,36 +557,42 @@ def _tornado(plan: _Plan) -> list[dict[str, Any]]:
     return [{"base_npv": base, **b} for b in bars]
 
 
-def _npv_parallel(x: dict[str, np.ndarray], z: np.ndarray, plan: _Plan, pool: ThreadPoolExecutor | None) -> np.ndarray:
-    """NPV of every path, the kernel's blocks spread over the pool (per-path results do not depend on it)."""
-    n = z.shape[1]
-    if pool is None or n <= BLOCK:
-        return simulate(x, z, plan.model, plan.scenario)["npv"]
-    spans = [(lo, min(lo + BLOCK, n)) for lo in range(0, n, BLOCK)]
-    parts = pool.map(lambda s: simulate({k: v[s[0]:s[1]] for k, v in x.items()}, z[:, s[0]:s[1]], plan.model,
-                                        plan.scenario)["npv"], spans)
-    return np.concatenate(list(parts))
+def _spans(n: int, parts: int = 2) -> list[tuple[int, int]]:
+    """``n`` paths as a multiple of ``parts`` equal spans of at most BLOCK paths (so two threads get equal
+    work; per-path results do not depend on the span)."""
+    k = parts * max(1, math.ceil(n / (parts * BLOCK)))
+    size = math.ceil(n / k)
+    return [(lo, min(lo + size, n)) for lo in range(0, n, size)]
 
 
-def _sobol_indices(plan: _Plan, n: int, pool: ThreadPoolExecutor | None = None) -> dict[str, Any]:
-    """Saltelli (2010) first-order and Jansen total-order indices of NPV, the monthly shocks as one group.
+def _npv_submit(x: dict[str, np.ndarray], z: np.ndarray, plan: _Plan, pool: ThreadPoolExecutor) -> list[Any]:
+    """NPV of every path, the kernel's spans queued on the pool (futures in path order)."""
+    return [pool.submit(lambda lo, hi: simulate({k: v[lo:hi] for k, v in x.items()}, z[:, lo:hi], plan.model,
+                                                plan.scenario)["npv"], lo, hi)
+            for lo, hi in _spans(z.shape[1])]
 
-    Computed on independent inputs (Sobol indices are not defined under correlation); CIs are normal-theory
-    intervals of the per-row estimator terms, which avoids scipy's 35-second bootstrap.
-    """
+
+def _sobol_design(plan: _Plan, n: int) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Inputs and shocks of the Saltelli design: A, B, the d matrices AB_i (column i from B), then A's inputs
+    with B's shocks (the grouped monthly shocks)."""
     d = plan.d
     ss = np.random.SeedSequence(plan.seed, spawn_key=(2**31 - 1,))
     s_u, s_a, s_b = ss.spawn(3)
     base = sobol_points(n, 2 * d, np.random.default_rng(s_u))
-    a, b = base[:, :d], base[:, d:]
     za = np.random.default_rng(s_a).standard_normal((HORIZON, n))
     zb = np.random.default_rng(s_b).standard_normal((HORIZON, n))
-    blocks_u = [a, b] + [np.where(np.arange(d)[None, :] == i, b, a) for i in range(d)] + [a]
-    blocks_z = [za, zb] + [za] * d + [zb]
-    u = np.concatenate(blocks_u)
-    z = np.concatenate(blocks_z, axis=1)
-    x = {s["name"]: ppf(s, u[:, i]) for i, s in enumerate(plan.specs)}
-    f = _npv_parallel(x, z, plan, pool).reshape(d + 3, n)
+    # The inverse CDFs run on A and B only; AB_i takes its columns from their results.
+    xa = {s["name"]: ppf(s, base[:, i]) for i, s in enumerate(plan.specs)}
+    xb = {s["name"]: ppf(s, base[:, d + i]) for i, s in enumerate(plan.specs)}
+    x = {name: np.concatenate([xa[name], xb[name]] + [xb[name] if j == i else xa[name] for j in range(d)]
+                              + [xa[name]]) for i, name in enumerate(plan.names)}
+    z = np.concatenate([za, zb] + [za] * d + [zb], axis=1)
+    return x, z
+
+
+def _sobol_finish(plan: _Plan, n: int, parts: list[Any]) -> dict[str, Any]:
+    d = plan.d
+    f = np.concatenate([p.result() for p in parts]).reshape(d + 3, n)
     fa, fb = f[0], f[1]
     var = float(np.var(np.concatenate([fa, fb])))
     names = [*plan.names, SHOCK_GROUP]
@@ -601,6 +608,44 @@ def _sobol_indices(plan: _Plan, n: int, pool: ThreadPoolExecutor | None = None) 
     indices.sort(key=lambda e: (-e["st"], e["input"]))
     return {"output": "npv", "n": n, "evaluations": n * (d + 3), "estimators": "Saltelli 2010 S1, Jansen ST",
             "variance": var, "indices": indices}
+
+
+class _Inline:
+    """A finished future, for running the kernel spans on this thread when there is no pool."""
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def result(self) -> Any:
+        return self.value
+
+
+def _sobol_indices(plan: _Plan, n: int, pool: ThreadPoolExecutor | None = None) -> dict[str, Any]:
+    """Saltelli (2010) first-order and Jansen total-order indices of NPV, the monthly shocks as one group.
+
+    Computed on independent inputs (Sobol indices are not defined under correlation); CIs are normal-theory
+    intervals of the per-row estimator terms, which avoids scipy's 35-second bootstrap.
+    """
+    x, z = _sobol_design(plan, n)
+    if pool is None:
+        return _sobol_finish(plan, n, [_Inline(simulate(x, z, plan.model, plan.scenario)["npv"])])
+    return _sobol_finish(plan, n, _npv_submit(x, z, plan, pool))
+
+
+def _submit_analyses(plan: _Plan, config: dict[str, Any], pool: ThreadPoolExecutor, do_sens: bool,
+                     do_scen: bool) -> dict[str, Any]:
+    """Queue the tornado, the Sobol design's kernel spans and the CRN scenarios on the pool."""
+    out: dict[str, Any] = {}
+    if do_sens:
+        out["tornado"] = pool.submit(_tornado, plan)
+        out["sobol_n"] = int(config["analyses"].get("sobol_n", SOBOL_N))
+        x, z = _sobol_design(plan, out["sobol_n"])
+        out["sobol"] = _npv_submit(x, z, plan, pool)
+    if do_scen:
+        draws = _scenario_draws(plan, config)
+        out["scenarios"] = {name: pool.submit(_scenario_metrics, plan, config["scenarios"][name], draws)
+                            for name in config["scenarios"]}
+    return out
 
 
 def _scenario_draws(plan: _Plan, config: dict[str, Any]) -> list[tuple[dict[str, np.ndarray], np.ndarray]]:
