@@ -273,7 +273,7 @@ def _simulate_block(x: dict[str, np.ndarray], shocks: np.ndarray, model: dict[st
             np.multiply(units, price, out=revenue_m[t])
             state[2].sum(axis=0, out=customers_m[t])
     if not entrant:
-        adopted = g_prev - scale_b
+        adopted = np.subtract(g_prev, scale_b, out=g_prev)
     trough = cash_m.min(axis=0)
     np.minimum(trough, -upfront, out=trough)
     # First month with a positive operating cash flow (break-even) and with cumulative cash back at 0 (payback):
@@ -290,18 +290,27 @@ def _simulate_block(x: dict[str, np.ndarray], shocks: np.ndarray, model: dict[st
     revenue = units * price
     cash = cash_m[-1].copy()  # cash_m may be a reused scratch buffer
 
-    mrr = state[1] * price
+    # The per-segment tail in two scratch buffers (same operations, no fresh (segments, n) arrays).
+    t1, t2 = seg_buf("tail1"), seg_buf("tail2")
+    mrr = np.multiply(state[1], price, out=t1)
     # Terminal value: the installed base's remaining gross margin (no new sales, no further opex), discounted.
-    denom = np.maximum(churn - (growth - 1.0) + r_m, MIN_TERMINAL_DENOM)
-    terminal = (mrr * gm / denom).sum(axis=0)
+    growth -= 1.0                                # growth - 1 (the expansion rate) from here on
+    denom = np.subtract(churn, growth, out=t2)
+    denom += r_m
+    np.maximum(denom, MIN_TERMINAL_DENOM, out=denom)
+    mrr *= gm
+    mrr /= denom
+    terminal = mrr.sum(axis=0)
     npv += terminal * disc
-    weights = ceiling / np.maximum(ceiling.sum(axis=0), 1e-300)
-    churn_w = (churn * weights).sum(axis=0)
-    exp_w = ((growth - 1.0) * weights).sum(axis=0)
+    weights = np.divide(ceiling, np.maximum(ceiling.sum(axis=0), 1e-300), out=t1)
+    churn_w = np.multiply(churn, weights, out=t2).sum(axis=0)
+    exp_w = np.multiply(growth, weights, out=t2).sum(axis=0)
     lifetime = np.minimum(1.0 / np.maximum(churn_w - exp_w, 1.0 / LTV_CAP_MONTHS), LTV_CAP_MONTHS)
     margin = pg
     funding = np.maximum(-trough, 0.0)
     arr36 = 12.0 * revenue
+    acceptance_mix = np.multiply(acceptance, model["share"], out=t1).sum(axis=0)
+    share_mix = np.multiply(share, model["share"], out=t2).sum(axis=0)
     out = {
         "npv": npv,
         "revenue_y1": revenue_year[0],
@@ -316,8 +325,8 @@ def _simulate_block(x: dict[str, np.ndarray], shocks: np.ndarray, model: dict[st
         "roi": npv / np.maximum(funding, np.maximum(x["upfront_cost"], 1.0)),
         "ltv_cac": margin * lifetime / cac,
         "cac_payback_months": cac / np.maximum(margin, 1e-9),
-        "acceptance": (acceptance * model["share"]).sum(axis=0),
-        "market_share": (share * model["share"]).sum(axis=0),
+        "acceptance": acceptance_mix,
+        "market_share": share_mix,
         "ceiling_accounts": ceiling.sum(axis=0),
         "adopted_36": adopted.sum(axis=0),
         "reach_som": (arr36 >= model["som_arr"]).astype(np.float64),
