@@ -4,9 +4,10 @@
                                                    # SMVM_CALLBACK_ALLOW_HTTP=true SMVM_CALLBACK_ALLOWED_HOSTS=127.0.0.1
     python -m loadtest.run --runs 1000 --rate 20   # prints JSON; copy the figures to docs/benchmarks.md
 
-1 vs 2 simulation worker processes: run once with the Procfile as is (`--concurrency 1`), then restart `make up` with the
-simulation line at `--concurrency 2` (or a second simulation process) and run again with `--label sim2`; the ratio of the two
-`runs_per_minute` figures is the scaling. Only 127.0.0.1 is contacted; runs, rate and total time are bounded.
+1 vs 2 simulation worker processes: `--simulation-workers 2` measures the stack as `make up` runs it (one simulation
+process), then starts a second simulation process (the Procfile's command with another --hostname, same .env) and measures
+again; `simulation_scaling` is the ratio of the two runs-per-minute figures. Use enough runs to saturate the first
+(`--runs 200 --rate 5`). Only 127.0.0.1 is contacted; runs, rate and total time are bounded.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import argparse
 import json
 import os
 import platform
+import shlex
 import subprocess
 import sys
 import threading
@@ -155,6 +157,38 @@ def measure_stack(args: argparse.Namespace) -> dict:
     }
 
 
+def _dotenv() -> dict[str, str]:
+    """The settings `make up` gave its processes: .env, else .env.example (KEY=VALUE lines)."""
+    path = ROOT / ".env" if (ROOT / ".env").exists() else ROOT / ".env.example"
+    pairs = {}
+    for line in path.read_text().splitlines():
+        key, sep, value = line.strip().partition("=")
+        if sep and key and not key.startswith("#"):
+            pairs[key] = value
+    return pairs
+
+
+def start_extra_simulation_workers(count: int) -> list[subprocess.Popen]:
+    """``count`` more processes on the simulation queue: the Procfile's command, each with its own node name."""
+    [line] = [entry for entry in (ROOT / "Procfile").read_text().splitlines() if entry.startswith("simulation:")]
+    argv = shlex.split(line.partition(":")[2])
+    env = {**os.environ, **_dotenv(), "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
+    workers = []
+    for index in range(count):
+        command = list(argv)
+        command[command.index("--hostname") + 1] = f"simulation-extra{index + 1}@%h"
+        workers.append(subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    time.sleep(5)  # connected and consuming; a late start only lowers the second figure
+    return workers
+
+
+def stop_workers(workers: list[subprocess.Popen]) -> None:
+    for worker in workers:
+        worker.terminate()  # Celery's soft shutdown: the stage in hand finishes or is redelivered
+    for worker in workers:
+        worker.wait(90)
+
+
 def measure_bare_endpoint(args: argparse.Namespace) -> dict:
     """Same gunicorn settings file, an app that only LPUSHes the body."""
     port = _free_port()
@@ -237,6 +271,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--baseline-redis-url", default="redis://127.0.0.1:6379/14")
     parser.add_argument("--skip-stack", action="store_true", help="measure the baselines only")
     parser.add_argument("--skip-baselines", action="store_true", help="measure the stack only")
+    parser.add_argument("--simulation-workers", type=int, default=1, choices=(1, 2, 3, 4),
+                        help="also measure with this many simulation processes (extra ones started here) and report the ratio")
     parser.add_argument("--token", default=os.environ.get("LOADTEST_TOKEN"),
                         help="bearer token with runs:write (make up prints one); default $LOADTEST_TOKEN")
     args = parser.parse_args(argv)
@@ -251,6 +287,17 @@ def main(argv: list[str] | None = None) -> int:
         report["bare_chain"] = measure_bare_chain(args)
     if not args.skip_stack:
         report["stack"] = measure_stack(args)
+        if args.simulation_workers > 1:
+            extra = start_extra_simulation_workers(args.simulation_workers - 1)
+            try:
+                label = args.label
+                args.label = f"{label}-sim{args.simulation_workers}"
+                report[f"stack_{args.simulation_workers}_simulation_workers"] = scaled = measure_stack(args)
+                args.label = label
+            finally:
+                stop_workers(extra)
+            one, more = report["stack"]["runs_per_minute"], scaled["runs_per_minute"]
+            report["simulation_scaling"] = round(more / one, 2) if one and more else None
     if not (args.skip_stack or args.skip_baselines):
         bare_p99 = report["bare_endpoint"]["post_latency"]["p99_ms"]
         stack_p99 = report["stack"]["post_latency"]["p99_ms"]
@@ -261,7 +308,8 @@ def main(argv: list[str] | None = None) -> int:
             "decision_ready_p50_vs_bare_chain": round(ready_p50 / chain_p50, 2) if chain_p50 and ready_p50 else None,
         }
     print(json.dumps(report, indent=2))
-    return 0 if report.get("stack", {}).get("lost_runs", 0) == 0 else 1
+    lost = sum(value.get("lost_runs", 0) for key, value in report.items() if key.startswith("stack"))
+    return 0 if lost == 0 else 1
 
 
 if __name__ == "__main__":
