@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import tempfile
+import time
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -29,6 +30,28 @@ PUBLIC_ARTIFACTS = {
     "meta.json": "meta.json",
     "events.jsonl": "events.jsonl",
 }
+
+
+#: Suffix of the temporary file an atomic write renames into place; a process killed mid-write leaves one behind.
+TEMP_SUFFIX = ".tmp"
+
+
+def remove_stale_temp_files(root: Path, older_than_seconds: float, *, now: float | None = None) -> int:
+    """Delete atomic-write leftovers (``.<name>.<random>.tmp``) under ``root`` older than ``older_than_seconds``.
+
+    A write in progress is never that old when the age exceeds the stage hard time limit: the stage that owned it
+    has been killed by then. :returns: how many files were removed.
+    """
+    cutoff = (now if now is not None else time.time()) - older_than_seconds
+    removed = 0
+    for path in Path(root).rglob(f".*{TEMP_SUFFIX}"):
+        try:
+            if path.is_file() and path.stat().st_mtime < cutoff:
+                path.unlink()
+                removed += 1
+        except FileNotFoundError:  # removed meanwhile (another sweep, or the rename finished)
+            continue
+    return removed
 
 
 def dump_json(value: Any) -> bytes:
@@ -68,7 +91,7 @@ class RunDirectory:
         target = self._resolve(relative)
         target.parent.mkdir(parents=True, exist_ok=True)
         stored = self.cipher.encrypt(data) if self.cipher is not None else data
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=TEMP_SUFFIX)
         try:
             with os.fdopen(fd, "wb") as handle:
                 handle.write(stored)

@@ -11,7 +11,7 @@ from typing import Any
 
 import psycopg2.extras
 
-from smvm.artifacts import RunDirectory
+from smvm.artifacts import RunDirectory, remove_stale_temp_files
 from smvm.config import Settings
 from smvm.crypto.services import cipher_for
 from smvm.errors import ArtifactNotFoundError
@@ -166,4 +166,7 @@ def purge_expired_runs(db: Database, settings: Settings, now: dt.datetime | None
             shutil.rmtree(path, ignore_errors=True)
     if purged:
         log.info("smvm.retention.purged", extra={"count": len(purged)})
-    return {"purged": [row["run_id"] for row in purged]}
+    stale = remove_stale_temp_files(root, older_than_seconds=settings.stage_time_limit) if root.exists() else 0
+    if stale:
+        log.info("smvm.retention.temp_files_removed", extra={"count": stale})
+    return {"purged": [row["run_id"] for row in purged], "temp_files_removed": stale}

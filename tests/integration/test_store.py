@@ -5,6 +5,8 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import datetime as dt
+import os
+import time
 import uuid
 
 import pytest
@@ -15,6 +17,7 @@ from smvm.pipeline.stages import STAGE_NAMES
 from smvm.runs.execution import execute_stage
 from smvm.runs.services import RunStore
 from smvm.store.db import Database, upgrade
+from smvm.webhooks.sync import purge_expired_runs
 from tests.bad_inputs import VALID
 from tests.integration import harness
 
@@ -148,3 +151,44 @@ def test_illegal_transitions_are_refused(store: RunStore) -> None:
     store.cancel(run["run_id"], "test")
     with pytest.raises(InvalidTransitionError):
         store.cancel(run["run_id"], "again")
+
+
+def test_retention_purges_old_finished_runs_their_files_and_stale_temp_files(
+    database_url: str, store: RunStore, tmp_path
+) -> None:
+    with harness.throwaway_database(database_url, "smvm_retention") as url:
+        settings = store.settings.with_overrides(database_url=url, runs_dir=tmp_path, retention_days=30)
+        db = Database(url, maxconn=2)
+        own = RunStore(db, settings)
+        runs = {}
+        for name in ("old_done", "old_active", "recent_done"):
+            body = {**VALID, "project_id": "PROJ-RETAIN", "run_id": f"RUN-RETAIN-{name}-{uuid.uuid4().hex[:6]}"}
+            runs[name], _ = own.create_run(parse_request(body))
+        with db.transaction() as cur:
+            cur.execute("UPDATE runs SET status = 'COMPLETED' WHERE run_id IN (%s, %s)",
+                        (runs["old_done"]["run_id"], runs["recent_done"]["run_id"]))
+            cur.execute("UPDATE runs SET created_at = now() - interval '40 days' WHERE run_id IN (%s, %s)",
+                        (runs["old_done"]["run_id"], runs["old_active"]["run_id"]))
+            cur.execute("INSERT INTO idempotency_keys (client, key, fingerprint, state, created_at) VALUES"
+                        " ('c', 'old', 'f', 'DONE', now() - interval '3 days'), ('c', 'new', 'f', 'DONE', now())")
+        folders = {name: own.run_directory(run).path for name, run in runs.items()}
+        leftover = folders["recent_done"] / ".validation_summary.json.x1y2z3.tmp"  # a write killed half-way
+        leftover.write_bytes(b"partial")
+        long_ago = time.time() - 2 * settings.stage_time_limit
+        os.utime(leftover, (long_ago, long_ago))
+        try:
+            result = purge_expired_runs(db, settings)
+            again = purge_expired_runs(db, settings)
+            with db.transaction() as cur:
+                cur.execute("SELECT run_id FROM runs ORDER BY run_id")
+                left = {row["run_id"] for row in cur.fetchall()}
+                cur.execute("SELECT key FROM idempotency_keys")
+                keys = {row["key"] for row in cur.fetchall()}
+        finally:
+            db.close()
+    assert result["purged"] == [runs["old_done"]["run_id"]] and result["temp_files_removed"] == 1
+    assert again["purged"] == [], "retention runs once per logical date"
+    assert left == {runs["old_active"]["run_id"], runs["recent_done"]["run_id"]}, "an active run is never purged"
+    assert not folders["old_done"].exists() and folders["old_active"].exists() and folders["recent_done"].exists()
+    assert not leftover.exists()
+    assert keys == {"new"}
