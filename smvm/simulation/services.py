@@ -329,9 +329,29 @@ def _convergence(replicates: list[dict[str, float]], thresholds: dict[str, list[
     return metrics
 
 
-def _summary(arr: np.ndarray, extra: tuple[int, ...] = ()) -> dict[str, float]:
+def _month_percentiles(months: np.ndarray, qs: tuple[int, ...]) -> np.ndarray:
+    """``np.percentile`` of a month code array (whole numbers 1..NEVER), bit for bit, from its counts: the
+    order statistics are read off the cumulative counts instead of partitioning the array."""
+    n = months.size
+    cum = np.cumsum(np.bincount(months.astype(np.int64), minlength=NEVER + 1))
+    q = np.true_divide(np.asarray(qs), 100)
+    virtual = (n - 1) * q
+    prev = np.floor(virtual)
+    top = virtual >= n - 1
+    nxt = np.where(top, prev, prev + 1)
+    gamma = virtual - np.where(top, -1.0, prev)
+    # The value of order statistic k (0-based) is the first month whose cumulative count exceeds k.
+    lo = np.searchsorted(cum, prev, side="right").astype(np.float64)
+    hi = np.searchsorted(cum, nxt, side="right").astype(np.float64)
+    diff = hi - lo
+    res = lo + diff * gamma
+    np.subtract(hi, diff * (1 - gamma), out=res, where=gamma >= 0.5)
+    return res
+
+
+def _summary(arr: np.ndarray, extra: tuple[int, ...] = (), *, months: bool = False) -> dict[str, float]:
     qs = PERCENTILES + extra
-    q = np.percentile(arr, qs)
+    q = _month_percentiles(arr, qs) if months and arr.size > 1 else np.percentile(arr, qs)
     out = {f"p{p}": float(v) for p, v in zip(qs, q, strict=True)}
     out["mean"] = float(arr.mean())
     return out
@@ -396,7 +416,8 @@ def run_simulation(config: dict[str, Any], *, progress: Callable[[float], None] 
         fan_futs = {key: [pool.submit(_fan_rows, [m[key][rows] for m in monthly])
                           for rows in (slice(0, HORIZON // 2), slice(HORIZON // 2, HORIZON))]
                     for key in (("revenue", "customers", "cash") if monthly else ())}
-        summary_futs = {name: pool.submit(_summary, pooled[name], (1, 99) if name == "npv" else ())
+        summary_futs = {name: pool.submit(_summary, pooled[name], (1, 99) if name == "npv" else (),
+                                          months=name in ("breakeven_month", "payback_month"))
                         for name in _OUTPUTS}
         sens = None
         if do_sens:

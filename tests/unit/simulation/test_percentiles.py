@@ -42,3 +42,14 @@ def test_row_medians_are_numpys_bit_for_bit():
         u[1, 0] = 1.0
         u[2, -1] = 0.0
         assert np.array_equal(_row_medians(u), np.median(u.astype(np.float64), axis=1)), n
+
+
+def test_month_percentiles_are_numpys_bit_for_bit():
+    from smvm.simulation.services import _month_percentiles
+
+    rng = np.random.default_rng(2)
+    qs = (5, 10, 50, 90, 95, 1, 99, 0, 100)
+    for n in (2, 3, 10, 999, 65536):
+        for months in (rng.integers(1, 38, n), np.full(n, 37), rng.choice([3, 37], n)):
+            a = months.astype(np.float64)
+            assert np.array_equal(_month_percentiles(a, qs), np.percentile(a, qs)), n
