@@ -76,7 +76,7 @@ BLOCK = 8192  # paths per kernel block (one chunk): a sweep of 1,024-8,192 was f
 
 
 def simulate(x: dict[str, np.ndarray], shocks: np.ndarray, model: dict[str, Any], scenario: dict[str, Any],
-             *, keep_monthly: bool = False, block: int = BLOCK) -> dict[str, np.ndarray]:
+             *, keep_monthly: bool = False, npv_only: bool = False, block: int = BLOCK) -> dict[str, np.ndarray]:
     """Run the monthly model for one block of paths.
 
     ``x`` maps input names to arrays of shape (n,), ``shocks`` is (HORIZON, n) standard normal, ``scenario``
@@ -85,15 +85,17 @@ def simulate(x: dict[str, np.ndarray], shocks: np.ndarray, model: dict[str, Any]
     mean-one lognormal step, so with zero volatility the curve is exactly F(t).
 
     Every output is a per-path function of that path's inputs and shocks, so the paths are processed in
-    cache-sized blocks of ``block`` paths; the block size never changes a result.
+    cache-sized blocks of ``block`` paths; the block size never changes a result. ``npv_only`` returns just
+    ``{"npv": ...}`` (the same values) and skips the cash path, break-even and the other outputs (Sobol, tornado).
     """
     n = shocks.shape[1]
     if n <= block:
-        return _simulate_block(x, shocks, model, scenario, keep_monthly)
+        return _simulate_block(x, shocks, model, scenario, keep_monthly, npv_only)
     out: dict[str, Any] = {}
     for lo in range(0, n, block):
         hi = min(lo + block, n)
-        part = _simulate_block({k: v[lo:hi] for k, v in x.items()}, shocks[:, lo:hi], model, scenario, keep_monthly)
+        part = _simulate_block({k: v[lo:hi] for k, v in x.items()}, shocks[:, lo:hi], model, scenario, keep_monthly,
+                               npv_only)
         if not out:
             out = {k: np.empty(n) for k in part if k != "monthly"}
             if keep_monthly:
@@ -120,8 +122,22 @@ def _buf(name: str, shape: tuple[int, ...]) -> np.ndarray:
     return arr
 
 
+def _terminal(units_seg: np.ndarray, price: np.ndarray, gm: np.ndarray, churn: np.ndarray, growth: np.ndarray,
+              r_m: np.ndarray, seg_buf: Any) -> np.ndarray:
+    """Terminal value at month 36: the installed base's remaining gross margin (no new sales, no further opex),
+    Σ_s MRR_s·GM ÷ max(churn_s − expansion_s + r, floor), not yet discounted."""
+    mrr = np.multiply(units_seg, price, out=seg_buf("tail1"))
+    denom = np.subtract(growth, 1.0, out=seg_buf("tail2"))
+    np.subtract(churn, denom, out=denom)
+    denom += r_m
+    np.maximum(denom, MIN_TERMINAL_DENOM, out=denom)
+    mrr *= gm
+    mrr /= denom
+    return mrr.sum(axis=0)
+
+
 def _simulate_block(x: dict[str, np.ndarray], shocks: np.ndarray, model: dict[str, Any], sc: dict[str, Any],
-                    keep_monthly: bool) -> dict[str, np.ndarray]:
+                    keep_monthly: bool, npv_only: bool = False) -> dict[str, np.ndarray]:
     n = shocks.shape[1]
     price = x["price"] * sc.get("price_mult", 1.0)
     cac = x["cac"] * sc.get("cac_mult", 1.0)
@@ -263,15 +279,19 @@ def _simulate_block(x: dict[str, np.ndarray], shocks: np.ndarray, model: dict[st
         np.multiply(new_total, cac, out=vtmp)
         flow -= vtmp
         flow -= opex
-        np.add(cash, flow, out=cash_m[t])
-        cash = cash_m[t]
         disc *= step_disc
         np.multiply(flow, disc, out=vtmp)
         npv += vtmp
+        if npv_only:
+            continue
+        np.add(cash, flow, out=cash_m[t])
+        cash = cash_m[t]
         units_year[t // 12] += units
         if keep_monthly:
             np.multiply(units, price, out=revenue_m[t])
             state[2].sum(axis=0, out=customers_m[t])
+    if npv_only:
+        return {"npv": npv + _terminal(state[1], price, gm, churn, growth, r_m, seg_buf) * disc}
     if not entrant:
         adopted = np.subtract(g_prev, scale_b, out=g_prev)
     trough = cash_m.min(axis=0)
@@ -291,17 +311,9 @@ def _simulate_block(x: dict[str, np.ndarray], shocks: np.ndarray, model: dict[st
     cash = cash_m[-1].copy()  # cash_m may be a reused scratch buffer
 
     # The per-segment tail in two scratch buffers (same operations, no fresh (segments, n) arrays).
+    npv += _terminal(state[1], price, gm, churn, growth, r_m, seg_buf) * disc
     t1, t2 = seg_buf("tail1"), seg_buf("tail2")
-    mrr = np.multiply(state[1], price, out=t1)
-    # Terminal value: the installed base's remaining gross margin (no new sales, no further opex), discounted.
     growth -= 1.0                                # growth - 1 (the expansion rate) from here on
-    denom = np.subtract(churn, growth, out=t2)
-    denom += r_m
-    np.maximum(denom, MIN_TERMINAL_DENOM, out=denom)
-    mrr *= gm
-    mrr /= denom
-    terminal = mrr.sum(axis=0)
-    npv += terminal * disc
     weights = np.divide(ceiling, np.maximum(ceiling.sum(axis=0), 1e-300), out=t1)
     churn_w = np.multiply(churn, weights, out=t2).sum(axis=0)
     exp_w = np.multiply(growth, weights, out=t2).sum(axis=0)

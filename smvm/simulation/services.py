@@ -565,7 +565,7 @@ def _tornado(plan: _Plan) -> list[dict[str, Any]]:
         for j, lv in enumerate(levels):
             u[1 + i * len(levels) + j, i] = lv
     x = {s["name"]: ppf(s, u[:, i]) for i, s in enumerate(plan.specs)}
-    out = simulate(x, np.zeros((HORIZON, rows)), plan.model, plan.scenario)["npv"]
+    out = simulate(x, np.zeros((HORIZON, rows)), plan.model, plan.scenario, npv_only=True)["npv"]
     base = float(out[0])
     bars = []
     for i, s in enumerate(plan.specs):
@@ -593,7 +593,7 @@ def _spans(n: int, parts: int = 2) -> list[tuple[int, int]]:
 def _npv_submit(x: dict[str, np.ndarray], z: np.ndarray, plan: _Plan, pool: ThreadPoolExecutor) -> list[Any]:
     """NPV of every path, the kernel's spans queued on the pool (futures in path order)."""
     return [pool.submit(lambda lo, hi: simulate({k: v[lo:hi] for k, v in x.items()}, z[:, lo:hi], plan.model,
-                                                plan.scenario)["npv"], lo, hi)
+                                                plan.scenario, npv_only=True)["npv"], lo, hi)
             for lo, hi in _spans(z.shape[1])]
 
 
@@ -653,7 +653,7 @@ def _sobol_indices(plan: _Plan, n: int, pool: ThreadPoolExecutor | None = None) 
     """
     x, z = _sobol_design(plan, n)
     if pool is None:
-        return _sobol_finish(plan, n, [_Inline(simulate(x, z, plan.model, plan.scenario)["npv"])])
+        return _sobol_finish(plan, n, [_Inline(simulate(x, z, plan.model, plan.scenario, npv_only=True)["npv"])])
     return _sobol_finish(plan, n, _npv_submit(x, z, plan, pool))
 
 

@@ -94,3 +94,17 @@ def test_kernel_blocks_and_scratch_buffers_never_change_a_result():
             assert np.array_equal(tiled[k], v), (k, block)
         for k, v in whole["monthly"].items():
             assert np.array_equal(tiled["monthly"][k], v), (k, block)
+
+
+@pytest.mark.parametrize("scenario", ["base", "downturn", "competitor_entry"])
+def test_npv_only_gives_the_same_npv(scenario):
+    from smvm.simulation.services import _scenario_arrays
+
+    cfg = make_config(persona_count=3, competitor_count=4)
+    plan = _Plan(cfg)
+    _, x, z = plan.draws(0, 1024)
+    sc = _scenario_arrays(cfg["scenarios"][scenario])
+    full = simulate(x, z, plan.model, sc)
+    only = simulate(x, z, plan.model, sc, npv_only=True)
+    assert set(only) == {"npv"}
+    assert np.array_equal(only["npv"], full["npv"])
