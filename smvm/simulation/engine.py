@@ -112,14 +112,25 @@ def simulate(x: dict[str, np.ndarray], shocks: np.ndarray, model: dict[str, Any]
 _LOCAL = threading.local()
 
 
-def _buf(name: str, shape: tuple[int, ...]) -> np.ndarray:
+def _buf(name: str, shape: tuple[int, ...], dtype: Any = np.float64) -> np.ndarray:
     """A per-thread scratch array reused across blocks: fresh multi-MB arrays cost more in page faults than
     the arithmetic done on them. Never returned to the caller."""
     cache = _LOCAL.__dict__.setdefault("bufs", {})
     arr = cache.get(name)
-    if arr is None or arr.shape != shape:
-        arr = cache[name] = np.empty(shape)
+    if arr is None or arr.shape != shape or arr.dtype != dtype:
+        arr = cache[name] = np.empty(shape, dtype=dtype)
     return arr
+
+
+def _first_month(hit: np.ndarray) -> np.ndarray:
+    """Per path, the first month (1-based) whose row of ``hit`` (months x paths) is true, NEVER if none.
+
+    ``hit`` becomes "true in this month or before" (a row-wise running OR, in place); the first month is then
+    NEVER minus the number of such months. 7x cheaper than a masked copy per month (36 x 8,192: 0.3 vs 2 ms).
+    """
+    for t in range(1, hit.shape[0]):
+        np.logical_or(hit[t], hit[t - 1], out=hit[t])
+    return float(NEVER) - np.add.reduce(hit.view(np.uint8), axis=0, dtype=np.int32)
 
 
 def _terminal(units_seg: np.ndarray, price: np.ndarray, gm: np.ndarray, churn: np.ndarray, growth: np.ndarray,
@@ -296,16 +307,10 @@ def _simulate_block(x: dict[str, np.ndarray], shocks: np.ndarray, model: dict[st
         adopted = np.subtract(g_prev, scale_b, out=g_prev)
     trough = cash_m.min(axis=0)
     np.minimum(trough, -upfront, out=trough)
-    # First month with a positive operating cash flow (break-even) and with cumulative cash back at 0 (payback):
-    # walking the months backwards, the last assignment is the earliest month.
-    breakeven = np.full(n, float(NEVER))
-    payback = np.full(n, float(NEVER))
-    hit = np.empty(n, dtype=bool)
-    for t in range(HORIZON - 1, -1, -1):
-        np.greater(flow_m[t], 0.0, out=hit)
-        np.copyto(breakeven, float(t + 1), where=hit)
-        np.greater_equal(cash_m[t], 0.0, out=hit)
-        np.copyto(payback, float(t + 1), where=hit)
+    # First month with a positive operating cash flow (break-even) and with cumulative cash back at 0 (payback).
+    hit = _buf("hit", (HORIZON, n), np.bool_)
+    breakeven = _first_month(np.greater(flow_m, 0.0, out=hit))
+    payback = _first_month(np.greater_equal(cash_m, 0.0, out=hit))
     revenue_year = units_year * price
     revenue = units * price
     cash = cash_m[-1].copy()  # cash_m may be a reused scratch buffer

@@ -108,3 +108,14 @@ def test_npv_only_gives_the_same_npv(scenario):
     only = simulate(x, z, plan.model, sc, npv_only=True)
     assert set(only) == {"npv"}
     assert np.array_equal(only["npv"], full["npv"])
+
+
+def test_first_month_matches_a_month_by_month_scan():
+    from smvm.simulation.engine import NEVER, _first_month
+
+    rng = np.random.default_rng(5)
+    flow = np.cumsum(rng.standard_normal((HORIZON, 500)) * 0.4 + 0.03, axis=0) - 1.0
+    expected = np.full(500, float(NEVER))
+    for t in range(HORIZON - 1, -1, -1):
+        expected[flow[t] > 0] = t + 1
+    assert np.array_equal(_first_month(flow > 0), expected)
