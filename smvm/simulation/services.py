@@ -384,6 +384,8 @@ def run_simulation(config: dict[str, Any], *, progress: Callable[[float], None] 
         # before any chunk needs it (otherwise every thread would build the same tables at its first chunk).
         list(pool.map(lambda spec: ppf(spec, _HALF), plan.specs))
         analyses: dict[str, Any] | None = None
+        fan_futs: dict[str, list[Any]] | None = None
+        fan_chunks = math.ceil(plan.fan_paths / chunk)
         while True:
             sizes = _chunk_sizes(target, chunk)
             todo = list(range(len(results), len(sizes)))
@@ -399,6 +401,10 @@ def run_simulation(config: dict[str, Any], *, progress: Callable[[float], None] 
                 results.append(res)
                 if progress is not None:
                     progress(min(len(results) / planned, 1.0) * 0.85)
+                if fan_futs is None and len(results) >= fan_chunks and len(sizes) >= fan_chunks:
+                    # Every fan-chart chunk is in (later chunks never carry monthly series): the fan percentiles
+                    # queue behind the remaining chunks and fill the pool's tail.
+                    fan_futs = _submit_fans(results, pool)
             full = [r["metrics"] for r in results if r["n"] == chunk] or [results[0]["metrics"]]
             conv = _convergence(full, thresholds)
             if not any(m["straddles"] for m in conv.values()):
@@ -417,9 +423,8 @@ def run_simulation(config: dict[str, Any], *, progress: Callable[[float], None] 
         monthly = [r["monthly"] for r in results if "monthly" in r]
         if do_sens:
             importance_fut = pool.submit(_importance, plan, results, pooled["npv"])
-        fan_futs = {key: [pool.submit(_fan_rows, [m[key][rows] for m in monthly])
-                          for rows in (slice(0, HORIZON // 2), slice(HORIZON // 2, HORIZON))]
-                    for key in (("revenue", "customers", "cash") if monthly else ())}
+        if fan_futs is None:
+            fan_futs = _submit_fans(results, pool)
         summary_futs = {name: pool.submit(_summary, pooled[name], (1, 99) if name == "npv" else (),
                                           months=name in ("breakeven_month", "payback_month"))
                         for name in _OUTPUTS}
@@ -482,6 +487,14 @@ def run_simulation(config: dict[str, Any], *, progress: Callable[[float], None] 
                   "breakeven_month": f"month (1..{HORIZON}; {NEVER} = not within the horizon)",
                   "ltv_cac": "ratio", "cac_payback_months": "months", "roi": "NPV / capital at risk"},
     }
+
+
+def _submit_fans(results: list[dict[str, Any]], pool: ThreadPoolExecutor) -> dict[str, list[Any]]:
+    """Queue the fan-chart percentiles (each series in two halves of the months) on the pool."""
+    monthly = [r["monthly"] for r in results if "monthly" in r]
+    return {key: [pool.submit(_fan_rows, [m[key][rows] for m in monthly])
+                  for rows in (slice(0, HORIZON // 2), slice(HORIZON // 2, HORIZON))]
+            for key in (("revenue", "customers", "cash") if monthly else ())}
 
 
 def _fan_rows(parts: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
