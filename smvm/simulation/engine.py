@@ -114,12 +114,17 @@ _LOCAL = threading.local()
 
 def _buf(name: str, shape: tuple[int, ...], dtype: Any = np.float64) -> np.ndarray:
     """A per-thread scratch array reused across blocks: fresh multi-MB arrays cost more in page faults than
-    the arithmetic done on them. Never returned to the caller."""
+    the arithmetic done on them. Never returned to the caller.
+
+    Each name keeps one flat array as large as the largest request and hands out a C-contiguous view of its
+    prefix, so a thread alternating between chunk, Sobol-span and scenario sizes does not reallocate."""
     cache = _LOCAL.__dict__.setdefault("bufs", {})
-    arr = cache.get(name)
-    if arr is None or arr.shape != shape or arr.dtype != dtype:
-        arr = cache[name] = np.empty(shape, dtype=dtype)
-    return arr
+    key = (name, np.dtype(dtype).char)
+    size = math.prod(shape)
+    arr = cache.get(key)
+    if arr is None or arr.size < size:
+        arr = cache[key] = np.empty(size, dtype=dtype)
+    return arr[:size].reshape(shape)
 
 
 def _first_month(hit: np.ndarray) -> np.ndarray:
