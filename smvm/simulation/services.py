@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import copy
 import math
+import os
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -309,6 +311,22 @@ def _percentiles(a: np.ndarray, qs: tuple[float, ...] | list[float]) -> np.ndarr
     return res
 
 
+_POOLS: dict[tuple[int, int], ThreadPoolExecutor] = {}
+_POOLS_LOCK = threading.Lock()
+
+
+def _pool(n_threads: int) -> ThreadPoolExecutor:
+    """This process's pool of ``n_threads`` workers, created on first use and kept: a worker process runs many
+    simulations, and a fresh pool would start threads without their per-thread scratch buffers (~15 MB each to
+    allocate and page-fault again). Keyed by pid, so a forked child never uses its parent's (dead) threads."""
+    key = (os.getpid(), n_threads)
+    with _POOLS_LOCK:
+        pool = _POOLS.get(key)
+        if pool is None:
+            pool = _POOLS[key] = ThreadPoolExecutor(max_workers=n_threads, thread_name_prefix="smvm-simulation")
+    return pool
+
+
 def _chunk_sizes(total: int, chunk: int) -> list[int]:
     sizes = [chunk] * (total // chunk)
     if total % chunk:
@@ -379,67 +397,68 @@ def run_simulation(config: dict[str, Any], *, progress: Callable[[float], None] 
     dest = {name: np.empty(max(target, cap)) for name in _OUTPUTS}
     do_sens = config["analyses"].get("sensitivity", True)
     do_scen = config["analyses"].get("scenarios", True)
-    with ThreadPoolExecutor(max_workers=n_threads) as pool:
-        # Each PERT input's quantile table (one betaincinv pass, ~2.5 ms) is built once, spread over the pool,
-        # before any chunk needs it (otherwise every thread would build the same tables at its first chunk).
-        list(pool.map(lambda spec: ppf(spec, _HALF), plan.specs))
-        analyses: dict[str, Any] | None = None
-        fan_futs: dict[str, list[Any]] | None = None
-        fan_chunks = math.ceil(plan.fan_paths / chunk)
-        while True:
-            sizes = _chunk_sizes(target, chunk)
-            todo = list(range(len(results), len(sizes)))
-            offsets = np.concatenate([[0], np.cumsum([r["n"] for r in results] + sizes[len(results):])]).tolist()
-            planned = len(sizes)
-            # The lambda is consumed within this iteration, so binding sizes/offsets late is safe.
-            done = pool.map(lambda k: plan.run_chunk(k, sizes[k], int(offsets[k]), dest), todo)  # noqa: B023
-            if analyses is None:
-                # The analyses that do not need the main paths (tornado, Sobol, CRN scenarios) queue right
-                # behind its chunks; this thread prepares their inputs while the pool runs the chunks.
-                analyses = _submit_analyses(plan, config, pool, do_sens, do_scen)
-            for res in done:
-                results.append(res)
-                if progress is not None:
-                    progress(min(len(results) / planned, 1.0) * 0.85)
-                if fan_futs is None and len(results) >= fan_chunks and len(sizes) >= fan_chunks:
-                    # Every fan-chart chunk is in (later chunks never carry monthly series): the fan percentiles
-                    # queue behind the remaining chunks and fill the pool's tail.
-                    fan_futs = _submit_fans(results, pool)
-            full = [r["metrics"] for r in results if r["n"] == chunk] or [results[0]["metrics"]]
-            conv = _convergence(full, thresholds)
-            if not any(m["straddles"] for m in conv.values()):
-                stop_reason = "no decision threshold inside its confidence interval"
-                break
-            if target >= cap:
-                stop_reason = "extension cap reached with a threshold still inside its confidence interval"
-                break
-            target = min(target * 2, cap)
-            extensions += 1
-        total = sum(r["n"] for r in results)
-        pooled = {name: dest[name][:total] for name in _OUTPUTS}
-        # What needs the main paths, as independent tasks on the pool: every output's percentiles (each output
-        # partitioned once; P1/P99 of NPV for the histogram ride along), the fan charts, rank importance and
-        # failure drivers. Every task is a pure function, so the order never changes a result.
-        monthly = [r["monthly"] for r in results if "monthly" in r]
-        if do_sens:
-            importance_fut = pool.submit(_importance, plan, results, pooled["npv"])
-        if fan_futs is None:
-            fan_futs = _submit_fans(results, pool)
-        summary_futs = {name: pool.submit(_summary, pooled[name], (1, 99) if name == "npv" else (),
-                                          months=name in ("breakeven_month", "payback_month"))
-                        for name in _OUTPUTS}
-        sens = None
-        if do_sens:
-            sens = {**importance_fut.result(), "tornado": analyses["tornado"].result(),
-                    "sobol": _sobol_finish(plan, analyses["sobol_n"], analyses["sobol"])}
-            sens = {k: sens[k] for k in ("output", "rank_importance", "importance_paths", "tornado", "sobol",
-                                         "what_drives_failure")}
-        if progress is not None:
-            progress(0.95)
-        scen = _scenario_results(config, {name: f.result() for name, f in analyses["scenarios"].items()}) \
-            if do_scen else None
-        summaries = {name: f.result() for name, f in summary_futs.items()}
-        fan_parts = {key: [f.result() for f in futs] for key, futs in fan_futs.items()}
+    pool = _pool(n_threads)
+    # The pool outlives the run (its threads keep their scratch buffers); every task is awaited below.
+    # Each PERT input's quantile table (one betaincinv pass, ~2.5 ms) is built once, spread over the pool,
+    # before any chunk needs it (otherwise every thread would build the same tables at its first chunk).
+    list(pool.map(lambda spec: ppf(spec, _HALF), plan.specs))
+    analyses: dict[str, Any] | None = None
+    fan_futs: dict[str, list[Any]] | None = None
+    fan_chunks = math.ceil(plan.fan_paths / chunk)
+    while True:
+        sizes = _chunk_sizes(target, chunk)
+        todo = list(range(len(results), len(sizes)))
+        offsets = np.concatenate([[0], np.cumsum([r["n"] for r in results] + sizes[len(results):])]).tolist()
+        planned = len(sizes)
+        # The lambda is consumed within this iteration, so binding sizes/offsets late is safe.
+        done = pool.map(lambda k: plan.run_chunk(k, sizes[k], int(offsets[k]), dest), todo)  # noqa: B023
+        if analyses is None:
+            # The analyses that do not need the main paths (tornado, Sobol, CRN scenarios) queue right
+            # behind its chunks; this thread prepares their inputs while the pool runs the chunks.
+            analyses = _submit_analyses(plan, config, pool, do_sens, do_scen)
+        for res in done:
+            results.append(res)
+            if progress is not None:
+                progress(min(len(results) / planned, 1.0) * 0.85)
+            if fan_futs is None and len(results) >= fan_chunks and len(sizes) >= fan_chunks:
+                # Every fan-chart chunk is in (later chunks never carry monthly series): the fan percentiles
+                # queue behind the remaining chunks and fill the pool's tail.
+                fan_futs = _submit_fans(results, pool)
+        full = [r["metrics"] for r in results if r["n"] == chunk] or [results[0]["metrics"]]
+        conv = _convergence(full, thresholds)
+        if not any(m["straddles"] for m in conv.values()):
+            stop_reason = "no decision threshold inside its confidence interval"
+            break
+        if target >= cap:
+            stop_reason = "extension cap reached with a threshold still inside its confidence interval"
+            break
+        target = min(target * 2, cap)
+        extensions += 1
+    total = sum(r["n"] for r in results)
+    pooled = {name: dest[name][:total] for name in _OUTPUTS}
+    # What needs the main paths, as independent tasks on the pool: every output's percentiles (each output
+    # partitioned once; P1/P99 of NPV for the histogram ride along), the fan charts, rank importance and
+    # failure drivers. Every task is a pure function, so the order never changes a result.
+    monthly = [r["monthly"] for r in results if "monthly" in r]
+    if do_sens:
+        importance_fut = pool.submit(_importance, plan, results, pooled["npv"])
+    if fan_futs is None:
+        fan_futs = _submit_fans(results, pool)
+    summary_futs = {name: pool.submit(_summary, pooled[name], (1, 99) if name == "npv" else (),
+                                      months=name in ("breakeven_month", "payback_month"))
+                    for name in _OUTPUTS}
+    sens = None
+    if do_sens:
+        sens = {**importance_fut.result(), "tornado": analyses["tornado"].result(),
+                "sobol": _sobol_finish(plan, analyses["sobol_n"], analyses["sobol"])}
+        sens = {k: sens[k] for k in ("output", "rank_importance", "importance_paths", "tornado", "sobol",
+                                     "what_drives_failure")}
+    if progress is not None:
+        progress(0.95)
+    scen = _scenario_results(config, {name: f.result() for name, f in analyses["scenarios"].items()}) \
+        if do_scen else None
+    summaries = {name: f.result() for name, f in summary_futs.items()}
+    fan_parts = {key: [f.result() for f in futs] for key, futs in fan_futs.items()}
 
     reach = pooled["arr_36"] >= plan.model["som_arr"]
     headline = _metrics(pooled, reach, summaries)
