@@ -313,17 +313,21 @@ def _percentiles(a: np.ndarray, qs: tuple[float, ...] | list[float]) -> np.ndarr
 
 _POOLS: dict[tuple[int, int], ThreadPoolExecutor] = {}
 _POOLS_LOCK = threading.Lock()
+_POOL_PREFIX = "smvm-simulation"
 
 
 def _pool(n_threads: int) -> ThreadPoolExecutor:
     """This process's pool of ``n_threads`` workers, created on first use and kept: a worker process runs many
     simulations, and a fresh pool would start threads without their per-thread scratch buffers (~15 MB each to
     allocate and page-fault again). Keyed by pid, so a forked child never uses its parent's (dead) threads."""
+    if threading.current_thread().name.startswith(_POOL_PREFIX):
+        # A run started from inside one of these pools' tasks must not wait on its own (busy) workers.
+        return ThreadPoolExecutor(max_workers=n_threads, thread_name_prefix=_POOL_PREFIX + "-nested")
     key = (os.getpid(), n_threads)
     with _POOLS_LOCK:
         pool = _POOLS.get(key)
         if pool is None:
-            pool = _POOLS[key] = ThreadPoolExecutor(max_workers=n_threads, thread_name_prefix="smvm-simulation")
+            pool = _POOLS[key] = ThreadPoolExecutor(max_workers=n_threads, thread_name_prefix=_POOL_PREFIX)
     return pool
 
 

@@ -105,3 +105,11 @@ def test_iterations_is_a_floor_under_the_decision_grade_size():
     assert cfg["paths"]["initial"] == 65_536
     assert make_config(iterations=200_000, paths=65_536)["paths"]["initial"] == 200_000
     assert np.isclose(cfg["correlation"]["gaussian"][0][0], 1.0)
+
+
+def test_a_run_started_inside_a_pool_task_does_not_deadlock(small_config):
+    from smvm.simulation.services import _pool
+
+    expected = json.dumps(run_simulation(small_config, threads=1), sort_keys=True)
+    nested = _pool(1).submit(run_simulation, small_config, threads=1).result(timeout=120)
+    assert json.dumps(nested, sort_keys=True) == expected
