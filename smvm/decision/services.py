@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import re
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from smvm.decision.scoring import (
@@ -154,59 +153,40 @@ def _pivot_candidates(m: dict[str, float], personas: dict[str, Any]) -> list[tup
     return cands
 
 
-def _apply_change(config: dict[str, Any], change: dict[str, Any]) -> dict[str, Any]:
+def _variant(config: dict[str, Any], change: dict[str, Any]) -> tuple[dict[str, float], dict[str, Any] | None]:
+    """A pivot candidate as input scale factors and, for a segment focus, the model config it implies."""
+    scale_input = dict(change.get("scale_input", {}))
+    if "segment" not in change:
+        return scale_input, None
+    # Focusing concentrates spend: that segment keeps its own accounts, but its adoption speeds up.
     cfg = copy.deepcopy(config)
-    for name, factor in change.get("scale_input", {}).items():
-        for spec in cfg["inputs"]:
-            if spec["name"] == name:
-                for k in ("low", "likely", "high"):
-                    spec[k] = spec[k] * factor
-    if "segment" in change:
-        # Focusing concentrates spend: that segment keeps its own accounts, but its adoption speeds up.
-        keep = [s for s in cfg["segments"] if s["id"] == change["segment"]]
-        share = keep[0]["sam_share"]
-        keep[0] = {**keep[0], "sam_share": 1.0, "p_mult": keep[0]["p_mult"] * 1.5}
-        cfg["market"]["sam_accounts"] *= share
-        cfg["segments"] = keep
-        for spec in cfg["inputs"]:
-            if spec["name"] == "opex":
-                for k in ("low", "likely", "high"):
-                    spec[k] *= 0.85
-    return cfg
+    keep = [s for s in cfg["segments"] if s["id"] == change["segment"]]
+    share = keep[0]["sam_share"]
+    keep[0] = {**keep[0], "sam_share": 1.0, "p_mult": keep[0]["p_mult"] * 1.5}
+    cfg["market"]["sam_accounts"] *= share
+    cfg["segments"] = keep
+    scale_input["opex"] = scale_input.get("opex", 1.0) * 0.85
+    return scale_input, cfg
 
 
-#: Paths per PIVOT candidate. The candidates share their random numbers (the same seed and chunk), so their
-#: differences are the change, not noise; one 8,192-path RQMC chunk ranks them as well as 32,768 did
-#: (see docs/market-model.md) at a quarter of the time the decision stage spends before DECISION_READY.
+#: Paths per PIVOT candidate. Every candidate runs on the same draws (common random numbers), so their
+#: differences are the change, not noise; one 8,192-path RQMC draw ranks them as well as 32,768 did.
 RESIMULATION_PATHS = 8_192
-RESIMULATION_THREADS = 2
 
 
 def _resimulate(config: dict[str, Any], sim: dict[str, Any], drivers: list[dict[str, Any]],
                 personas: dict[str, Any], ctx: dict[str, Any], base_eval: dict[str, Any]) -> dict[str, Any]:
-    from smvm.simulation.services import run_simulation
+    from smvm.simulation.services import compare_variants
 
     paths = min(int(config["paths"]["initial"]), RESIMULATION_PATHS)
     candidates = _pivot_candidates(sim["metrics"], personas)
-
-    def trial(candidate: tuple[str, str, dict[str, Any]]) -> dict[str, Any]:
-        lever, label, change = candidate
-        cfg = _apply_change(config, change)
-        cfg["paths"] = {**cfg["paths"], "initial": paths, "chunk_size": paths}
-        cfg["convergence"] = {**cfg["convergence"], "max_paths": paths}
-        # Only the headline metrics are compared: no sensitivity, scenarios, fan charts or rank importance.
-        cfg["analyses"] = {**cfg["analyses"], "sensitivity": False, "scenarios": False, "fan_paths": 0,
-                           "importance_paths": 0}
-        res = run_simulation(cfg, threads=1)
-        ev = evaluate(res["metrics"], ctx)
-        return {"lever": lever, "change": label, "score": ev["score"], "recommendation": ev["recommendation"],
-                "metrics": {k: res["metrics"][k] for k in ("p_npv_positive", "npv_p50", "ltv_cac_p50",
-                                                           "arr_36_p50", "funding_need_p50")}}
-
-    # Each candidate is independent and numpy releases the GIL, so two threads run two candidates at once;
-    # results come back in candidate order, so the document is the same whatever the thread count.
-    with ThreadPoolExecutor(max_workers=RESIMULATION_THREADS) as pool:
-        trials = list(pool.map(trial, candidates))
+    results = compare_variants(config, [_variant(config, change) for _, _, change in candidates], paths=paths)
+    trials = []
+    for (lever, label, _), metrics in zip(candidates, results, strict=True):
+        ev = evaluate(metrics, ctx)
+        trials.append({"lever": lever, "change": label, "score": ev["score"], "recommendation": ev["recommendation"],
+                       "metrics": {k: metrics[k] for k in ("p_npv_positive", "npv_p50", "ltv_cac_p50",
+                                                          "arr_36_p50", "funding_need_p50")}})
     driver_names = {d["input"] for d in drivers}
     trials.sort(key=lambda t: (-t["score"], t["lever"] not in driver_names, t["lever"]))
     best = trials[0]
