@@ -42,6 +42,17 @@ WINDOW_SECONDS = 3600
 STATEMENT_TIMEOUT_MS = 2000
 
 
+
+def queue_depths(client: Any) -> dict[str, int]:
+    """Messages waiting in each Celery queue on Redis: the queue's list plus its priority lists (one round trip)."""
+    pipe = client.pipeline(transaction=False)
+    for queue in QUEUES:
+        for suffix in _PRIORITY_SUFFIXES:
+            pipe.llen(queue + suffix)
+    replies = pipe.execute()
+    width = len(_PRIORITY_SUFFIXES)
+    return {queue: int(sum(replies[index * width:(index + 1) * width])) for index, queue in enumerate(QUEUES)}
+
 class StateCollector(Collector):
     """Runs, stages, dead letters, queues, breakers, sweeper and sync freshness, collected on each scrape.
 
@@ -180,25 +191,21 @@ class StateCollector(Collector):
 
     def _from_redis(self) -> list[Metric]:
         assert self.redis is not None
+        depths = queue_depths(self.redis)
         pipe = self.redis.pipeline(transaction=False)
-        for queue in QUEUES:
-            for suffix in _PRIORITY_SUFFIXES:
-                pipe.llen(queue + suffix)
         pipe.hlen(UNACKED_KEY)
         pipe.hgetall(SWEEPER_KEY)
         pipe.hgetall(TASK_SUCCESS_KEY)
         replies = pipe.execute()
         depth = GaugeMetricFamily("smvm_queue_depth", "Messages waiting in each Celery queue (Redis LLEN)", labels=["queue"])
-        for index, queue in enumerate(QUEUES):
-            chunk = replies[index * len(_PRIORITY_SUFFIXES):(index + 1) * len(_PRIORITY_SUFFIXES)]
-            depth.add_metric([queue], float(sum(chunk)))
-        offset = len(QUEUES) * len(_PRIORITY_SUFFIXES)
+        for queue in QUEUES:
+            depth.add_metric([queue], float(depths[queue]))
         unacked = GaugeMetricFamily(
             "smvm_queue_unacked", "Messages delivered to a worker and not yet acknowledged (all queues)"
         )
-        unacked.add_metric([], float(replies[offset]))
-        sweeper_raw = _decode(replies[offset + 1])
-        successes = _decode(replies[offset + 2])
+        unacked.add_metric([], float(replies[0]))
+        sweeper_raw = _decode(replies[1])
+        successes = _decode(replies[2])
 
         sweeper = CounterMetricFamily(
             "smvm_sweeper_actions", "Stages re-enqueued and runs expired by the sweeper", labels=["action"]

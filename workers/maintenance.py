@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import logging
 
+import redis
 from celery import Task, shared_task
 
+from smvm.metrics import queue_depths
 from workers.context import get_store
 from workers.pipeline import enqueue_run
 
@@ -18,8 +20,23 @@ def sweep_stuck_stages(self: Task) -> dict[str, int]:
     store = get_store(self.app)
     expired = store.expire_overdue_runs()
     requeued = 0
-    for run_id, stage, reason in store.find_stuck_stages():
+    for run_id, stage, reason in store.find_stuck_stages(_broker_queue_depths(self.app)):
         enqueue_run(self.app, run_id, stage)
         requeued += 1
         log.info("smvm.sweeper.requeued", extra={"run_id": run_id, "stage": stage, "reason": reason})
     return {"requeued": requeued, "expired": len(expired)}
+
+
+def _broker_queue_depths(app: object) -> dict[str, int] | None:
+    """Messages waiting per queue, or ``None`` when the broker cannot say (then every old unstarted stage is
+    re-enqueued: a duplicate costs a fenced claim, a lost message costs a run)."""
+    settings = app.smvm_settings  # type: ignore[attr-defined]
+    try:
+        client = redis.Redis.from_url(settings.broker_url, socket_timeout=2, socket_connect_timeout=2)
+        try:
+            return queue_depths(client)
+        finally:
+            client.close()
+    except (redis.RedisError, ValueError):  # unreachable, or a broker that is not Redis
+        log.warning("smvm.sweeper.queue_depths_unavailable", exc_info=True)
+        return None

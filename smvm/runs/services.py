@@ -8,7 +8,7 @@ import datetime as dt
 import logging
 import platform
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import psycopg2.extras
@@ -609,8 +609,13 @@ class RunStore:
 
     # -- recovery (sweeper) ---------------------------------------------------------------------------------
 
-    def find_stuck_stages(self) -> list[tuple[str, str, str]]:
+    def find_stuck_stages(self, queue_depths: Mapping[str, int] | None = None) -> list[tuple[str, str, str]]:
         """Stages that should be moving and are not: enqueued but never started, or RUNNING with a stale heartbeat.
+
+        ``queue_depths`` (messages waiting per queue, from the broker) tells a backlog from a loss: while a queue
+        holds at least as many messages as it has ENQUEUED stages, an old unstarted stage is only waiting its
+        turn, and re-enqueuing it every sweep would flood the queue with duplicates exactly when it is busiest.
+        Without depths (broker unreachable) every old unstarted stage is re-enqueued.
 
         :returns: ``(run_id, stage, reason)`` tuples; re-enqueue each (claiming fences duplicates).
         """
@@ -618,14 +623,22 @@ class RunStore:
         unstarted = now - dt.timedelta(seconds=self.settings.stage_unstarted_after_seconds)
         stale = now - dt.timedelta(seconds=self.settings.stage_stale_after_seconds)
         with self.db.transaction() as cur:
+            waiting_on: list[str] = []
+            if queue_depths is not None:
+                cur.execute(
+                    "SELECT s.queue, count(*) AS enqueued FROM stages s JOIN runs r USING (run_id)"
+                    " WHERE r.status IN ('INITIATED', 'RUNNING') AND s.status = 'ENQUEUED' GROUP BY s.queue"
+                )
+                waiting_on = [row["queue"] for row in cur.fetchall()
+                              if queue_depths.get(row["queue"], 0) >= row["enqueued"]]
             cur.execute(
                 "SELECT s.run_id, s.name, CASE WHEN s.status = 'ENQUEUED' THEN 'unstarted' ELSE 'stale_heartbeat' END"
                 " AS reason FROM stages s JOIN runs r USING (run_id)"
                 " WHERE r.status IN ('INITIATED', 'RUNNING') AND ("
-                "  (s.status = 'ENQUEUED' AND s.enqueued_at < %s)"
+                "  (s.status = 'ENQUEUED' AND s.enqueued_at < %s AND NOT s.queue = ANY(%s::text[]))"
                 "  OR (s.status = 'RUNNING' AND coalesce(s.heartbeat_at, s.started_at) < %s))"
                 " ORDER BY s.enqueued_at LIMIT 500",
-                (unstarted, stale),
+                (unstarted, waiting_on, stale),
             )
             rows = [(row["run_id"], row["name"], row["reason"]) for row in cur.fetchall()]
             if rows:

@@ -118,6 +118,21 @@ def test_sweeper_finds_unstarted_and_stale_stages(fast_store: RunStore) -> None:
     assert (run["run_id"], "idea_validation", "stale_heartbeat") in stuck
 
 
+def test_sweeper_leaves_a_backlog_alone_and_requeues_what_the_broker_lost(fast_store: RunStore) -> None:
+    run, _ = fast_store.create_run(_request())
+    key = (run["run_id"], "idea_validation", "unstarted")
+    # The queue holds at least a message per ENQUEUED stage: the stage is waiting its turn, not lost.
+    backlog = {"smvm.pipeline": 10**6}
+    assert key not in {tuple(row) for row in fast_store.find_stuck_stages(backlog)}
+    # An empty queue (Redis flushed or restarted without persistence) means the messages are gone.
+    assert key in {tuple(row) for row in fast_store.find_stuck_stages({"smvm.pipeline": 0})}
+    # A dead worker's stage is re-enqueued however long its queue.
+    fast_store.claim_stage(run["run_id"], "idea_validation")
+    with fast_store.db.transaction() as cur:
+        cur.execute("UPDATE stages SET heartbeat_at = now() - interval '1 minute' WHERE run_id = %s", (run["run_id"],))
+    assert (run["run_id"], "idea_validation", "stale_heartbeat") in {tuple(r) for r in fast_store.find_stuck_stages(backlog)}
+
+
 def test_redelivery_cap_fails_the_stage_and_run(fast_store: RunStore) -> None:
     run, _ = fast_store.create_run(_request())
     for expected in (1, 2, 3):
