@@ -7,7 +7,7 @@ import logging
 import redis
 from celery import Task, shared_task
 
-from smvm.metrics import queue_depths
+from smvm.metrics import UNACKED_KEY, queue_depths
 from workers.context import get_store
 from workers.pipeline import enqueue_run
 
@@ -28,13 +28,16 @@ def sweep_stuck_stages(self: Task) -> dict[str, int]:
 
 
 def _broker_queue_depths(app: object) -> dict[str, int] | None:
-    """Messages waiting per queue, or ``None`` when the broker cannot say (then every old unstarted stage is
-    re-enqueued: a duplicate costs a fenced claim, a lost message costs a run)."""
+    """Messages per queue, waiting or reserved by a worker, or ``None`` when the broker cannot say (then every old
+    unstarted stage is re-enqueued: a duplicate costs a fenced claim, a lost message costs a run)."""
     settings = app.smvm_settings  # type: ignore[attr-defined]
     try:
         client = redis.Redis.from_url(settings.broker_url, socket_timeout=2, socket_connect_timeout=2)
         try:
-            return queue_depths(client)
+            # A message a worker has reserved but not yet started is in the unacked hash, not in its list; it
+            # still exists, so it counts (for every queue: the hash does not say which).
+            unacked = int(client.hlen(UNACKED_KEY))
+            return {queue: depth + unacked for queue, depth in queue_depths(client).items()}
         finally:
             client.close()
     except (redis.RedisError, ValueError):  # unreachable, or a broker that is not Redis
