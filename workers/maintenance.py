@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import logging
+from collections import Counter
 
 import redis
 from celery import Task, shared_task
@@ -34,12 +36,19 @@ def _broker_queue_depths(app: object) -> dict[str, int] | None:
     try:
         client = redis.Redis.from_url(settings.broker_url, socket_timeout=2, socket_connect_timeout=2)
         try:
-            # A message a worker has reserved but not yet started is in the unacked hash, not in its list; it
-            # still exists, so it counts (for every queue: the hash does not say which).
-            unacked = int(client.hlen(UNACKED_KEY))
-            return {queue: depth + unacked for queue, depth in queue_depths(client).items()}
+            # A message a worker has reserved but not yet started is in kombu's unacked hash, not in its list;
+            # it still exists, so it counts for its queue (each entry is [message, exchange, routing key]).
+            reserved = Counter(_routing_key(raw) for raw in client.hvals(UNACKED_KEY))
+            return {queue: depth + reserved[queue] for queue, depth in queue_depths(client).items()}
         finally:
             client.close()
     except (redis.RedisError, ValueError):  # unreachable, or a broker that is not Redis
         log.warning("smvm.sweeper.queue_depths_unavailable", exc_info=True)
+        return None
+
+
+def _routing_key(raw: bytes) -> str | None:
+    try:
+        return json.loads(raw)[2]
+    except (ValueError, TypeError, IndexError):
         return None
