@@ -48,7 +48,7 @@ def celery_config(settings: Settings) -> dict[str, object]:
         "task_publish_retry_policy": {"max_retries": 3, "interval_start": 0, "interval_step": 0.5, "interval_max": 1},
         "worker_hijack_root_logger": False,
         "worker_send_task_events": True,
-        "task_send_sent_event": False,
+        "task_send_sent_event": True,
         "task_track_started": True,
         "worker_soft_shutdown_timeout": 30.0,
         "worker_enable_soft_shutdown_on_idle": True,

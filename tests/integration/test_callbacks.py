@@ -128,7 +128,10 @@ def test_three_failures_then_success_keeps_webhook_id_and_schedule(callback_stac
     payload = attempts[-1].json()
     assert payload["validation_id"] == run["validation_id"] and payload["status"] == "running"
     assert 0.0 <= payload["progress"] <= 1.0
-    [row] = _deliveries(cb_store, run["run_id"])
+    # The receiver sees the 200 before the worker commits it, so wait for the row rather than read it once.
+    [row] = harness.wait_until(
+        lambda: [r for r in _deliveries(cb_store, run["run_id"]) if r["status"] != "SENDING"] or None,
+        timeout=10, what="the delivery row to record its outcome")
     assert row["status"] == "DELIVERED" and row["attempts"] == 4 and row["last_status"] == 200
 
 
