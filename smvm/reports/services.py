@@ -35,104 +35,104 @@ def render_markdown_report(bundle: dict[str, Any]) -> str:
     idea = (bundle.get("request") or {}).get("idea") or {}
     lines: list[str] = [f"# Validation report: {_title(bundle)}", ""]
     lines += ["## Executive summary", "",
-          f"**Recommendation: {dec['recommendation']}** (score {dec['score']:.1f}/100, confidence "
-          f"{dec['confidence']:.2f}{', borderline' if dec['borderline'] else ''}; gate: {dec['gate_decision']}).", "",
-          f"- {pct(m['p_npv_positive'])} of {sim['paths']['used']:,} simulated futures have a positive NPV; "
-          f"P50 NPV {money(m['npv_p50'])} (P10 {money(out['npv']['p10'])}, P90 {money(out['npv']['p90'])}).",
-          f"- P50 annual run-rate at month 36: {money(m['arr_36_p50'])}; P(reach SOM) {pct(m['p_reach_som'])}.",
-          f"- P50 LTV/CAC {m['ltv_cac_p50']:.1f}; P50 funding need {money(m['funding_need_p50'])}; "
-          f"operating break-even by month 24 in {pct(m['p_breakeven_24'])} of futures.",
-          f"- Data quality {md['data_quality']['score']:.2f} (0 = all benchmark priors, 1 = all client evidence)."]
+              f"**Recommendation: {dec['recommendation']}** (score {dec['score']:.1f}/100, confidence "
+              f"{dec['confidence']:.2f}{', borderline' if dec['borderline'] else ''}; gate: {dec['gate_decision']}).", "",
+              f"- {pct(m['p_npv_positive'])} of {sim['paths']['used']:,} simulated futures have a positive NPV; "
+              f"P50 NPV {money(m['npv_p50'])} (P10 {money(out['npv']['p10'])}, P90 {money(out['npv']['p90'])}).",
+              f"- P50 annual run-rate at month 36: {money(m['arr_36_p50'])}; P(reach SOM) {pct(m['p_reach_som'])}.",
+              f"- P50 LTV/CAC {m['ltv_cac_p50']:.1f}; P50 funding need {money(m['funding_need_p50'])}; "
+              f"operating break-even by month 24 in {pct(m['p_breakeven_24'])} of futures.",
+              f"- Data quality {md['data_quality']['score']:.2f} (0 = all benchmark priors, 1 = all client evidence)."]
     for ko in dec.get("knockouts") or []:
         lines.append(f"- Knock-out: {ko['message']}.")
     if dec.get("pivot") and dec["pivot"].get("resimulated"):
         pv = dec["pivot"]
         best = pv["resimulated"]["best"]
         lines.append(f"- Suggested pivot: {pv['suggested_change']} -> score {best['score']:.1f} "
-                 f"({best['recommendation']}), P(NPV>0) {pct(best['metrics']['p_npv_positive'])}.")
+                     f"({best['recommendation']}), P(NPV>0) {pct(best['metrics']['p_npv_positive'])}.")
     lines += ["", "Critical success factors:", ""] + [f"{i}. {c}" for i, c in
-                                                  enumerate(dec["critical_success_factors"], 1)]
+                                                      enumerate(dec["critical_success_factors"], 1)]
     mk = md["market"]
     lines += ["", "## Demand", "",
-          f"Domain: **{md['domain']['name']}** ({md['domain']['how']}). "
-          f"{idea.get('description') or ''}".strip(), ""]
+              f"Domain: **{md['domain']['name']}** ({md['domain']['how']}). "
+              f"{idea.get('description') or ''}".strip(), ""]
     lines += _table(["measure", "value", "source"],
-                [["TAM", money(mk["tam"]["value"]), mk["tam"]["source"]],
-                 ["SAM", money(mk["sam"]["value"]), mk["sam"]["source"]],
-                 ["SOM (target ARR)", money(mk["som"]["value"]), mk["som"]["source"]],
-                 ["SAM accounts", f"{mk['sam_accounts']:,.0f}", f"SAM / (12 x {money(mk['reference_price'])})"]])
+                    [["TAM", money(mk["tam"]["value"]), mk["tam"]["source"]],
+                     ["SAM", money(mk["sam"]["value"]), mk["sam"]["source"]],
+                     ["SOM (target ARR)", money(mk["som"]["value"]), mk["som"]["source"]],
+                     ["SAM accounts", f"{mk['sam_accounts']:,.0f}", f"SAM / (12 x {money(mk['reference_price'])})"]])
     lines += ["", "Simulated demand (P10 / P50 / P90):", ""]
     lines += _table(["output", "P10", "P50", "P90"],
-                [[f"revenue year {y}", money(out[f'revenue_y{y}']['p10']), money(out[f'revenue_y{y}']['p50']),
-                  money(out[f'revenue_y{y}']['p90'])] for y in (1, 2, 3)]
-                + [["customers at month 36", f"{out['customers_36']['p10']:,.0f}",
-                    f"{out['customers_36']['p50']:,.0f}", f"{out['customers_36']['p90']:,.0f}"],
-                   ["share of SAM accepting the price", pct(out["acceptance"]["p10"]),
-                    pct(out["acceptance"]["p50"]), pct(out["acceptance"]["p90"])]])
+                    [[f"revenue year {y}", money(out[f'revenue_y{y}']['p10']), money(out[f'revenue_y{y}']['p50']),
+                      money(out[f'revenue_y{y}']['p90'])] for y in (1, 2, 3)]
+                    + [["customers at month 36", f"{out['customers_36']['p10']:,.0f}",
+                        f"{out['customers_36']['p50']:,.0f}", f"{out['customers_36']['p90']:,.0f}"],
+                       ["share of SAM accepting the price", pct(out["acceptance"]["p10"]),
+                        pct(out["acceptance"]["p50"]), pct(out["acceptance"]["p90"])]])
     for f in mk["flags"]:
         lines.append(f"\n> {f}")
     lines += ["", "## Personas", ""]
     lines += _table(["id", "segment", "SAM share", "WTP likely ($/mo)", "Bass p / q", "churn/mo", "evidence"],
-                [[p["id"], p["name"], pct(p["sam_share"]), f"{p['wtp']['likely']:,.0f}",
-                  f"{p['adoption']['p']:.4f} / {p['adoption']['q']:.3f}", f"{p['churn_monthly']:.1%}",
-                  p["evidence_grade"]] for p in personas["personas"]])
+                    [[p["id"], p["name"], pct(p["sam_share"]), f"{p['wtp']['likely']:,.0f}",
+                      f"{p['adoption']['p']:.4f} / {p['adoption']['q']:.3f}", f"{p['churn_monthly']:.1%}",
+                      p["evidence_grade"]] for p in personas["personas"]])
     lines += ["", "## Competition", ""]
     lines += _table(["competitor", "share", "price ($/mo)", "strength", "position"],
-                [[c["name"], pct(c["share"]), f"{c['price']:,.0f}", f"{c['strength']:+.2f}", c["position"]]
-                 for c in comps["top_5"]])
+                    [[c["name"], pct(c["share"]), f"{c['price']:,.0f}", f"{c['strength']:+.2f}", c["position"]]
+                     for c in comps["top_5"]])
     lines += ["", f"{comps['count']} competitors ({comps['named']} named by the client); concentration HHI "
-          f"{comps['concentration_hhi']:.0f}. Simulated share of choice {pct(m['market_share_mean'])}."]
+              f"{comps['concentration_hhi']:.0f}. Simulated share of choice {pct(m['market_share_mean'])}."]
     tv = dec["deliverables"]["technical_validation"]
     lines += ["", "## Technical", "",
-          f"Feasibility {tv['architecture_feasibility']['score']:.0f}/100 (complexity "
-          f"{tv['architecture_feasibility']['complexity']:.1f}/5): {tv['architecture_feasibility']['assessment']}.",
-          f"Integration complexity: {tv['integration_complexity']['level']}.", ""]
+              f"Feasibility {tv['architecture_feasibility']['score']:.0f}/100 (complexity "
+              f"{tv['architecture_feasibility']['complexity']:.1f}/5): {tv['architecture_feasibility']['assessment']}.",
+              f"Integration complexity: {tv['integration_complexity']['level']}.", ""]
     lines += [f"- {r}" for r in tv["reasoning"]] or ["- No complexity drivers found in the idea text."]
     lines += ["", "Stack recommendations:", ""] + [f"- {s}" for s in tv["stack_recommendations"]]
     lines += ["", "## Financial", ""]
     lines += _table(["output", "P5", "P10", "P50", "P90", "P95"],
-                [[name, *[(money if is_money else (lambda v: f"{v:.2f}"))(out[key][p])
-                          for p in ("p5", "p10", "p50", "p90", "p95")]]
-                 for name, key, is_money in (("NPV", "npv", True), ("ARR month 36", "arr_36", True),
-                                          ("funding need", "funding_need", True), ("ROI", "roi", False),
-                                          ("LTV/CAC", "ltv_cac", False),
-                                          ("CAC payback (months)", "cac_payback_months", False))])
+                    [[name, *[(money if is_money else (lambda v: f"{v:.2f}"))(out[key][p])
+                              for p in ("p5", "p10", "p50", "p90", "p95")]]
+                     for name, key, is_money in (("NPV", "npv", True), ("ARR month 36", "arr_36", True),
+                                              ("funding need", "funding_need", True), ("ROI", "roi", False),
+                                              ("LTV/CAC", "ltv_cac", False),
+                                              ("CAC payback (months)", "cac_payback_months", False))])
     lines += ["", f"Break-even month P50: {_months(out['breakeven_month']['p50'])}; "
-          f"P(break-even within 36 months) {pct(m['p_breakeven_36'])}.", ""]
+              f"P(break-even within 36 months) {pct(m['p_breakeven_36'])}.", ""]
     sens = sim.get("sensitivity") or {}
     if sens:
         lines += ["Sobol indices of NPV (95 % CI):", ""]
         lines += _table(["input", "S1", "ST"],
-                    [[e["input"], f"{e['s1']:.3f} [{e['s1_ci'][0]:.3f}, {e['s1_ci'][1]:.3f}]",
-                      f"{e['st']:.3f} [{e['st_ci'][0]:.3f}, {e['st_ci'][1]:.3f}]"]
-                     for e in sens["sobol"]["indices"][:8]])
+                        [[e["input"], f"{e['s1']:.3f} [{e['s1_ci'][0]:.3f}, {e['s1_ci'][1]:.3f}]",
+                          f"{e['st']:.3f} [{e['st_ci'][0]:.3f}, {e['st_ci'][1]:.3f}]"]
+                         for e in sens["sobol"]["indices"][:8]])
         lines += ["", "Tornado (NPV at P10 / P90 of each input, others at median):", ""]
         lines += _table(["input", "NPV at P10", "NPV at P90", "swing"],
-                    [[b["input"], money(b["npv_low"]), money(b["npv_high"]), money(b["swing"])]
-                     for b in sens["tornado"][:8]])
+                        [[b["input"], money(b["npv_low"]), money(b["npv_high"]), money(b["swing"])]
+                         for b in sens["tornado"][:8]])
     scen = (sim.get("scenarios") or {}).get("results") or {}
     if scen:
         lines += ["", "Scenarios (common random numbers):", ""]
         lines += _table(["scenario", "P(NPV>0)", "P50 NPV", "delta P50 NPV", "P50 ARR 36"],
-                    [[k, pct(v["metrics"]["p_npv_positive"]), money(v["metrics"]["npv_p50"]),
-                      money(v["delta_vs_base"]["npv_p50"]), money(v["metrics"]["arr_36_p50"])]
-                     for k, v in scen.items()])
+                        [[k, pct(v["metrics"]["p_npv_positive"]), money(v["metrics"]["npv_p50"]),
+                          money(v["delta_vs_base"]["npv_p50"]), money(v["metrics"]["arr_36_p50"])]
+                         for k, v in scen.items()])
     lines += ["", "## Risk", ""]
     lines += _table(["risk", "level", "score", "drivers"],
-                [[k, v["level"], f"{v['score']:.2f}", "; ".join(v["drivers"])]
-                 for k, v in dec["risk_assessment"].items()])
+                    [[k, v["level"], f"{v['score']:.2f}", "; ".join(v["drivers"])]
+                     for k, v in dec["risk_assessment"].items()])
     wdf = sens.get("what_drives_failure") if sens else None
     if wdf:
         sig = [d["statement"] for d in wdf["drivers"] if d["significant"]]
         lines += ["", f"What drives failure (NPV <= 0 in {pct(wdf['p_failure'])} of paths): "
-              + ("; ".join(sig) if sig else "no single input separates the failing paths") + "."]
+                  + ("; ".join(sig) if sig else "no single input separates the failing paths") + "."]
     lines += ["", "## Decision", ""]
     lines += _table(["dimension", "weight", "score", "evidence"],
-                [[d["name"], f"{d['weight']:.2f}", f"{d['score']:.1f}", d["evidence"]] for d in dec["dimensions"]])
+                    [[d["name"], f"{d['weight']:.2f}", f"{d['score']:.1f}", d["evidence"]] for d in dec["dimensions"]])
     vs = dec["verdict_stability"]
     lines += ["", f"Verdict **{dec['recommendation']}** at {dec['score']:.1f} (GO >= {dec['thresholds']['go']:.0f}, "
-          f"KILL < {dec['thresholds']['kill']:.0f}). {vs['replicates']} independent replicates agree "
-          f"{pct(vs['agreement'])} (scores {vs['score_min']} to {vs['score_max']}).", ""]
+              f"KILL < {dec['thresholds']['kill']:.0f}). {vs['replicates']} independent replicates agree "
+              f"{pct(vs['agreement'])} (scores {vs['score_min']} to {vs['score_max']}).", ""]
     if dec.get("go_gates_failed"):
         lines.append("GO gates not met: " + ", ".join(g["rule"] for g in dec["go_gates_failed"]) + ".")
     if dec.get("pivot"):
@@ -140,27 +140,27 @@ def render_markdown_report(bundle: dict[str, Any]) -> str:
         lines += ["", "Pivot drivers: " + "; ".join(d["statement"] or d["input"] for d in pv["drivers"]) + ".", ""]
     if dec.get("pivot") and dec["pivot"].get("resimulated"):
         lines += _table(["candidate change", "score", "verdict", "P(NPV>0)"],
-                    [[c["change"], f"{c['score']:.1f}", c["recommendation"], pct(c["metrics"]["p_npv_positive"])]
-                     for c in pv["resimulated"]["candidates"]])
+                        [[c["change"], f"{c['score']:.1f}", c["recommendation"], pct(c["metrics"]["p_npv_positive"])]
+                         for c in pv["resimulated"]["candidates"]])
     lines += ["", "Next steps:", ""] + [f"{i}. {s}" for i, s in enumerate(dec["next_steps"], 1)]
     lines += ["", "## Assumptions and priors", ""]
     lines += _table(["input", "distribution", "low", "likely", "high", "unit", "grade", "source"],
-                [[n, e["distribution"], f"{e['low']:.4g}", f"{e['likely']:.4g}", f"{e['high']:.4g}", e["unit"],
-                  e["grade"], e["source"]] for n, e in md["inputs"].items()])
+                    [[n, e["distribution"], f"{e['low']:.4g}", f"{e['likely']:.4g}", f"{e['high']:.4g}", e["unit"],
+                      e["grade"], e["source"]] for n, e in md["inputs"].items()])
     lines += ["", "Correlations (target rank correlation): "
-          + "; ".join(f"{c['a']} ~ {c['b']} {c['rank_corr']:+.1f} ({c['reason']})" for c in md["correlations"]),
-          "", "Notes: " + "; ".join(md["data_quality"]["notes"])]
+              + "; ".join(f"{c['a']} ~ {c['b']} {c['rank_corr']:+.1f} ({c['reason']})" for c in md["correlations"]),
+              "", "Notes: " + "; ".join(md["data_quality"]["notes"])]
     cfg = bundle.get("simulation_config") or {}
     conv = sim["convergence"]
     lines += ["", "## Provenance", "",
-          f"- run {run.get('run_id')} / {run.get('validation_id')} / project {run.get('project_id')}",
-          f"- created {run.get('created_at')}; smvm {run.get('smvm_version')}; model {sim['model_version']}; "
-          f"priors {md['priors_version']}",
-          f"- seed {sim['seed']}; sampler {sim['sampler']}; scenario {sim['scenario']}; paths "
-          f"{sim['paths']['used']:,} in {sim['paths']['chunks']} chunks of {sim['paths']['chunk_size']:,}"
-          f" (requested {sim['paths']['requested']:,}; extensions {sim['paths']['extensions']})",
-          f"- convergence: {conv['stop_reason']}",
-          f"- correlation matrix repaired: {cfg.get('correlation', {}).get('repaired', False)}", ""]
+              f"- run {run.get('run_id')} / {run.get('validation_id')} / project {run.get('project_id')}",
+              f"- created {run.get('created_at')}; smvm {run.get('smvm_version')}; model {sim['model_version']}; "
+              f"priors {md['priors_version']}",
+              f"- seed {sim['seed']}; sampler {sim['sampler']}; scenario {sim['scenario']}; paths "
+              f"{sim['paths']['used']:,} in {sim['paths']['chunks']} chunks of {sim['paths']['chunk_size']:,}"
+              f" (requested {sim['paths']['requested']:,}; extensions {sim['paths']['extensions']})",
+              f"- convergence: {conv['stop_reason']}",
+              f"- correlation matrix repaired: {cfg.get('correlation', {}).get('repaired', False)}", ""]
     arts = bundle.get("artifacts") or {}
     if arts:
         lines += _table(["artifact", "sha256"], [[k, v] for k, v in sorted(arts.items())])
