@@ -42,16 +42,24 @@ WINDOW_SECONDS = 3600
 STATEMENT_TIMEOUT_MS = 2000
 
 
-
 def queue_depths(client: Any) -> dict[str, int]:
     """Messages waiting in each Celery queue on Redis: the queue's list plus its priority lists (one round trip)."""
     pipe = client.pipeline(transaction=False)
+    _queue_lengths(pipe)
+    return _queue_depths(pipe.execute())
+
+
+def _queue_lengths(pipe: Any) -> None:
     for queue in QUEUES:
         for suffix in _PRIORITY_SUFFIXES:
             pipe.llen(queue + suffix)
-    replies = pipe.execute()
+
+
+def _queue_depths(replies: list[Any]) -> dict[str, int]:
+    """The depths from the replies of ``_queue_lengths`` (the first ones of the pipeline)."""
     width = len(_PRIORITY_SUFFIXES)
     return {queue: int(sum(replies[index * width:(index + 1) * width])) for index, queue in enumerate(QUEUES)}
+
 
 class StateCollector(Collector):
     """Runs, stages, dead letters, queues, breakers, sweeper and sync freshness, collected on each scrape.
@@ -191,21 +199,21 @@ class StateCollector(Collector):
 
     def _from_redis(self) -> list[Metric]:
         assert self.redis is not None
-        depths = queue_depths(self.redis)
         pipe = self.redis.pipeline(transaction=False)
+        _queue_lengths(pipe)
         pipe.hlen(UNACKED_KEY)
         pipe.hgetall(SWEEPER_KEY)
         pipe.hgetall(TASK_SUCCESS_KEY)
         replies = pipe.execute()
+        depths = _queue_depths(replies)
+        unacked_count, sweeper_raw, successes = replies[-3], _decode(replies[-2]), _decode(replies[-1])
         depth = GaugeMetricFamily("smvm_queue_depth", "Messages waiting in each Celery queue (Redis LLEN)", labels=["queue"])
         for queue in QUEUES:
             depth.add_metric([queue], float(depths[queue]))
         unacked = GaugeMetricFamily(
             "smvm_queue_unacked", "Messages delivered to a worker and not yet acknowledged (all queues)"
         )
-        unacked.add_metric([], float(replies[0]))
-        sweeper_raw = _decode(replies[1])
-        successes = _decode(replies[2])
+        unacked.add_metric([], float(unacked_count))
 
         sweeper = CounterMetricFamily(
             "smvm_sweeper_actions", "Stages re-enqueued and runs expired by the sweeper", labels=["action"]
