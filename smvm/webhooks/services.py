@@ -138,12 +138,12 @@ class Outbox:
             # run's first stage claim publishes it below, or the due-poller does if the pipeline is backed up.
             return None
         if event["kind"] == FIRST_CLAIM_EVENT:
+            # Every never-attempted row of the run: the T0 ones and those this event just wrote, in order.
             cur.execute(
-                "SELECT id FROM deliveries WHERE run_id = %s AND status = 'PENDING' AND attempts = 0 AND id < %s"
-                " ORDER BY id",
-                (run["run_id"], min(created, default=2**63 - 1)),
+                "SELECT id FROM deliveries WHERE run_id = %s AND status = 'PENDING' AND attempts = 0 ORDER BY id",
+                (run["run_id"],),
             )
-            created = [row["id"] for row in cur.fetchall()] + created
+            created = [row["id"] for row in cur.fetchall()]
         return (lambda: publish(created)) if created else None
 
     def _decision(self, run: dict[str, Any]) -> dict[str, Any] | None:

@@ -166,7 +166,7 @@ def purge_expired_runs(db: Database, settings: Settings, now: dt.datetime | None
             shutil.rmtree(path, ignore_errors=True)
     if purged:
         log.info("smvm.retention.purged", extra={"count": len(purged)})
-    stale = remove_stale_temp_files(root, older_than_seconds=settings.stage_time_limit) if root.exists() else 0
+    stale = remove_stale_temp_files(root, older_than_seconds=settings.stage_time_limit)
     if stale:
         log.info("smvm.retention.temp_files_removed", extra={"count": stale})
     return {"purged": [row["run_id"] for row in purged], "temp_files_removed": stale}

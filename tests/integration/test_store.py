@@ -17,6 +17,7 @@ from smvm.pipeline.stages import STAGE_NAMES
 from smvm.runs.execution import execute_stage
 from smvm.runs.services import RunStore
 from smvm.store.db import Database, upgrade
+from smvm.webhooks import services as webhooks
 from smvm.webhooks.sync import purge_expired_runs
 from tests.bad_inputs import VALID
 from tests.integration import harness
@@ -131,6 +132,22 @@ def test_sweeper_leaves_a_backlog_alone_and_requeues_what_the_broker_lost(fast_s
     with fast_store.db.transaction() as cur:
         cur.execute("UPDATE stages SET heartbeat_at = now() - interval '1 minute' WHERE run_id = %s", (run["run_id"],))
     assert (run["run_id"], "idea_validation", "stale_heartbeat") in {tuple(r) for r in fast_store.find_stuck_stages(backlog)}
+
+
+def test_t0_update_is_published_by_the_first_stage_claim(store: RunStore, monkeypatch) -> None:
+    published: list[list[int]] = []
+    monkeypatch.setattr(webhooks, "_publisher", lambda ids, countdown: published.append(list(ids)))
+    body = {**VALID, "project_id": "PROJ-STORE", "run_id": f"RUN-T0PUB-{uuid.uuid4().hex[:8]}",
+            "metadata": {**VALID["metadata"], "callback_url": "https://tractionbuild.example/hooks"}}
+    run, _ = store.create_run(parse_request(body))
+    assert published == [], "T0 spends no publish: the 202 already says INITIATED"
+    store.claim_stage(run["run_id"], "idea_validation")
+    with store.db.transaction() as cur:
+        cur.execute("SELECT id, event_type FROM deliveries WHERE run_id = %s ORDER BY id", (run["run_id"],))
+        rows = cur.fetchall()
+    assert rows[0]["event_type"] == "validation.update.run_initiated"
+    # RUN_STARTED publishes the T0 update and its own; STAGE_STARTED then its own: each row once, T0 first.
+    assert [delivery_id for batch in published for delivery_id in batch] == [row["id"] for row in rows]
 
 
 def test_redelivery_cap_fails_the_stage_and_run(fast_store: RunStore) -> None:
