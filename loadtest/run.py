@@ -26,6 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import honcho.environ
 import redis
 import requests
 import requests.adapters
@@ -123,7 +124,7 @@ def timed_post(session: requests.Session, url: str, body: dict) -> tuple[float, 
     return time.perf_counter() - t0, response.status_code, sent, (response.json() if response.status_code == 202 else {})
 
 
-def measure_stack(args: argparse.Namespace) -> dict:
+def measure_stack(args: argparse.Namespace, label: str) -> dict:
     receiver = Receiver()
     example = json.loads((ROOT / "examples" / "idea.json").read_text())
     session = pooled_session()
@@ -133,7 +134,7 @@ def measure_stack(args: argparse.Namespace) -> dict:
 
     def submit(i: int):
         body = json.loads(json.dumps(example))
-        body["project_id"] = f"LOAD-{args.label}-{i % 50}"
+        body["project_id"] = f"LOAD-{label}-{i % 50}"
         body.setdefault("metadata", {})["callback_url"] = receiver.url
         return timed_post(session, url, body)
 
@@ -157,22 +158,12 @@ def measure_stack(args: argparse.Namespace) -> dict:
     }
 
 
-def _dotenv() -> dict[str, str]:
-    """The settings `make up` gave its processes: .env, else .env.example (KEY=VALUE lines)."""
-    path = ROOT / ".env" if (ROOT / ".env").exists() else ROOT / ".env.example"
-    pairs = {}
-    for line in path.read_text().splitlines():
-        key, sep, value = line.strip().partition("=")
-        if sep and key and not key.startswith("#"):
-            pairs[key] = value
-    return pairs
-
-
 def start_extra_simulation_workers(count: int) -> list[subprocess.Popen]:
     """``count`` more processes on the simulation queue: the Procfile's command, each with its own node name."""
-    [line] = [entry for entry in (ROOT / "Procfile").read_text().splitlines() if entry.startswith("simulation:")]
-    argv = shlex.split(line.partition(":")[2])
-    env = {**os.environ, **_dotenv(), "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
+    argv = shlex.split(honcho.environ.parse_procfile((ROOT / "Procfile").read_text()).processes["simulation"])
+    # The settings `make up` gave its processes: .env, else .env.example.
+    dotenv = ROOT / ".env" if (ROOT / ".env").exists() else ROOT / ".env.example"
+    env = {**os.environ, **honcho.environ.parse(dotenv.read_text()), "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
     workers = []
     for index in range(count):
         command = list(argv)
@@ -286,14 +277,12 @@ def main(argv: list[str] | None = None) -> int:
         report["bare_endpoint"] = measure_bare_endpoint(args)
         report["bare_chain"] = measure_bare_chain(args)
     if not args.skip_stack:
-        report["stack"] = measure_stack(args)
+        report["stack"] = measure_stack(args, args.label)
         if args.simulation_workers > 1:
             extra = start_extra_simulation_workers(args.simulation_workers - 1)
             try:
-                label = args.label
-                args.label = f"{label}-sim{args.simulation_workers}"
-                report[f"stack_{args.simulation_workers}_simulation_workers"] = scaled = measure_stack(args)
-                args.label = label
+                scaled = measure_stack(args, f"{args.label}-sim{args.simulation_workers}")
+                report[f"stack_{args.simulation_workers}_simulation_workers"] = scaled
             finally:
                 stop_workers(extra)
             one, more = report["stack"]["runs_per_minute"], scaled["runs_per_minute"]
