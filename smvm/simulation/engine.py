@@ -112,9 +112,9 @@ def simulate(x: dict[str, np.ndarray], shocks: np.ndarray, model: dict[str, Any]
 _LOCAL = threading.local()
 
 
-def _buf(name: str, shape: tuple[int, ...], dtype: Any = np.float64) -> np.ndarray:
-    """A per-thread scratch array reused across blocks: fresh multi-MB arrays cost more in page faults than
-    the arithmetic done on them. Never returned to the caller.
+def thread_scratch(name: str, shape: tuple[int, ...], dtype: Any = np.float64) -> np.ndarray:
+    """A per-thread scratch array reused across blocks and runs: fresh multi-MB arrays cost more in page faults
+    than the arithmetic done on them. Valid until this thread asks for the same name again.
 
     Each name keeps one flat array as large as the largest request and hands out a C-contiguous view of its
     prefix, so a thread alternating between chunk, Sobol-span and scenario sizes does not reallocate."""
@@ -166,7 +166,7 @@ def _simulate_block(x: dict[str, np.ndarray], shocks: np.ndarray, model: dict[st
     segs = model["share"].shape[0]
 
     def seg_buf(name: str) -> np.ndarray:
-        return _buf(name, (segs, n))
+        return thread_scratch(name, (segs, n))
 
     accounts = np.multiply(model["sam_accounts"] * model["share"], x["market_size"] * sc.get("market_mult", 1.0),
                            out=seg_buf("accounts"))
@@ -227,23 +227,23 @@ def _simulate_block(x: dict[str, np.ndarray], shocks: np.ndarray, model: dict[st
     churn_profile = sc.get("churn_profile")
 
     # state[0] = new adopters, state[1] = MRR ÷ price (price is per path, so it factors out), state[2] = customers
-    state = _buf("state", (3, segs, n))
+    state = thread_scratch("state", (3, segs, n))
     state[1] = model["init_mrr"] * model["share"] / price
     state[2] = model["init_customers"] * model["share"]
-    mult = _buf("mult", (2, segs, n))
+    mult = thread_scratch("mult", (2, segs, n))
     np.subtract(1.0, churn, out=mult[1])
     np.multiply(mult[1], growth, out=mult[0])
 
-    g = _buf("g", ceiling.shape)                # e = exp(−(p+q)τ), then G(τ) in place
-    g_prev = _buf("g_prev", ceiling.shape)
+    g = thread_scratch("g", ceiling.shape)                # e = exp(−(p+q)τ), then G(τ) in place
+    g_prev = thread_scratch("g_prev", ceiling.shape)
     np.copyto(g_prev, scale_b)
     new = state[0]
     if entrant:
         adopted = np.zeros_like(ceiling)
     # Month-by-month on cache-sized vectors written into per-thread buffers: whole-horizon (36 x n) temporaries
     # cost more in cache misses and page faults than the arithmetic.
-    flow_m = _buf("flow_m", (HORIZON, n))       # operating cash flow per month (kept for the break-even month)
-    cash_m = np.empty((HORIZON, n)) if keep_monthly else _buf("cash_m", (HORIZON, n))
+    flow_m = thread_scratch("flow_m", (HORIZON, n))       # operating cash flow per month (kept for the break-even month)
+    cash_m = np.empty((HORIZON, n)) if keep_monthly else thread_scratch("cash_m", (HORIZON, n))
     revenue_m = np.empty((HORIZON, n)) if keep_monthly else None
     customers_m = np.empty((HORIZON, n)) if keep_monthly else None
     tau = np.zeros(n)
@@ -313,7 +313,7 @@ def _simulate_block(x: dict[str, np.ndarray], shocks: np.ndarray, model: dict[st
     trough = cash_m.min(axis=0)
     np.minimum(trough, -upfront, out=trough)
     # First month with a positive operating cash flow (break-even) and with cumulative cash back at 0 (payback).
-    hit = _buf("hit", (HORIZON, n), np.bool_)
+    hit = thread_scratch("hit", (HORIZON, n), np.bool_)
     breakeven = _first_month(np.greater(flow_m, 0.0, out=hit))
     payback = _first_month(np.greater_equal(cash_m, 0.0, out=hit))
     revenue_year = units_year * price

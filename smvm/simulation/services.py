@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from smvm.simulation.distributions import Z90, _special, correlation_matrix, lognormal_from_normal, ppf
-from smvm.simulation.engine import BLOCK, HORIZON, NEVER, _buf, prepare_model, simulate
+from smvm.simulation.engine import BLOCK, HORIZON, NEVER, prepare_model, simulate, thread_scratch
 from smvm.simulation.scenarios import SCENARIOS
 from smvm.simulation.sobol import sobol_points
 
@@ -170,11 +170,11 @@ class _Plan:
         s_u, s_z = ss.spawn(2)
         if self.sampler == "sobol":
             u = sobol_points(n, self.d, np.random.default_rng(s_u),
-                             out=_buf("draw_u", (self.d, n)) if scratch else None)
+                             out=thread_scratch("draw_u", (self.d, n)) if scratch else None)
         else:
             u = np.random.default_rng(s_u).random((n, self.d))
         z_rng = np.random.default_rng(s_z)
-        z = z_rng.standard_normal(out=_buf("draw_z", (HORIZON, n))) if scratch else z_rng.standard_normal((HORIZON, n))
+        z = z_rng.standard_normal(out=thread_scratch("draw_z", (HORIZON, n))) if scratch else z_rng.standard_normal((HORIZON, n))
         return u, z
 
     def draws(self, k: int, n: int, *, correlated: bool = True, scratch: bool = False,

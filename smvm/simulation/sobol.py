@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import functools
-import threading
 
 import numpy as np
 
 from smvm.simulation._sobol_directions import POLY, VINIT
+from smvm.simulation.engine import thread_scratch
 
 BITS = 30
 
@@ -53,9 +53,6 @@ def _scrambled_directions(dim: int, rng: np.random.Generator) -> tuple[np.ndarra
     return scrambled, shift
 
 
-_LOCAL = threading.local()
-
-
 @functools.lru_cache(maxsize=8)
 def _gray_steps(n: int) -> np.ndarray:
     """Index of the lowest set bit of 1..n-1 (the direction that Gray-code point i flips)."""
@@ -83,9 +80,7 @@ def sobol_points(n: int, dim: int, rng: np.random.Generator | None, *, out: np.n
     # Gray-code order: point i differs from point i-1 by the direction of i's lowest set bit, so one
     # cumulative XOR builds the whole block. Built dimension-major, (dim, n), so the XOR runs along contiguous
     # memory (an accumulate down the rows of an (n, dim) array is several times slower).
-    steps = getattr(_LOCAL, "steps", None)
-    if steps is None or steps.shape != (dim, n):
-        steps = _LOCAL.steps = np.empty((dim, n), dtype=np.uint64)
+    steps = thread_scratch("sobol_steps", (dim, n), np.uint64)
     steps[:, 0] = shift
     np.take(v, _gray_steps(n), axis=1, out=steps[:, 1:])
     np.bitwise_xor.accumulate(steps, axis=1, out=steps)
