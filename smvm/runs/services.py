@@ -612,9 +612,10 @@ class RunStore:
     def find_stuck_stages(self, queue_depths: Mapping[str, int] | None = None) -> list[tuple[str, str, str]]:
         """Stages that should be moving and are not: enqueued but never started, or RUNNING with a stale heartbeat.
 
-        ``queue_depths`` (messages waiting per queue, from the broker) tells a backlog from a loss: while a queue
-        holds at least as many messages as it has ENQUEUED stages, an old unstarted stage is only waiting its
-        turn, and re-enqueuing it every sweep would flood the queue with duplicates exactly when it is busiest.
+        ``queue_depths`` (messages per queue, waiting or reserved by a worker, from the broker) tells a backlog from
+        a loss: while a queue holds at least as many messages as it has ENQUEUED stages, an old unstarted stage is
+        only waiting its turn, and re-enqueuing it every sweep would flood the queue with duplicates exactly when it
+        is busiest.
         Without depths (broker unreachable) every old unstarted stage is re-enqueued.
 
         :returns: ``(run_id, stage, reason)`` tuples; re-enqueue each (claiming fences duplicates).
