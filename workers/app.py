@@ -7,6 +7,7 @@ from kombu import Queue
 
 from smvm.config import Settings
 from smvm.pipeline.stages import PIPELINE_QUEUE, SIMULATION_QUEUE, STAGES
+from workers import broker
 
 CALLBACKS_QUEUE = "smvm.callbacks"
 MAINTENANCE_QUEUE = "smvm.maintenance"
@@ -24,7 +25,7 @@ def celery_config(settings: Settings) -> dict[str, object]:
     routes["smvm.callbacks.*"] = {"queue": CALLBACKS_QUEUE}
     routes["smvm.maintenance.*"] = {"queue": MAINTENANCE_QUEUE}
     transport = {"visibility_timeout": settings.broker_visibility_timeout}
-    return {
+    config: dict[str, object] = {
         "broker_url": settings.broker_url,
         "broker_transport_options": transport,
         "broker_connection_retry_on_startup": True,
@@ -55,6 +56,11 @@ def celery_config(settings: Settings) -> dict[str, object]:
         "enable_utc": True,
         "timezone": "UTC",
     }
+    if (settings.broker_url or "").startswith("redis://"):
+        # Only plain redis:// URLs: naming a transport replaces the URL scheme, and rediss:// (TLS) and sentinel://
+        # URLs need kombu's own handling of their schemes.
+        config["broker_transport"] = broker.TRANSPORT
+    return config
 
 
 def create_celery(settings: Settings) -> Celery:

@@ -1,0 +1,54 @@
+"""What we rely on from kombu's Redis transport, against a real Redis: one publishing client."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+import redis
+
+from smvm.config import Settings
+from workers.app import CALLBACKS_QUEUE, create_celery
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def celery_app(redis_url: str) -> Iterator[object]:
+    redis.Redis.from_url(redis_url).flushdb()
+    app = create_celery(Settings(env="test", broker_url=redis_url, redis_url=redis_url))
+    yield app
+    redis.Redis.from_url(redis_url).flushdb()
+
+
+def _queued_delivery_ids(app) -> list[int]:
+    """The delivery ids on the callbacks queue in the order a worker would take them."""
+    ids = []
+    with app.connection_for_read() as connection:
+        queue = connection.SimpleQueue(CALLBACKS_QUEUE, no_ack=True)
+        while True:
+            try:
+                message = queue.get(block=False)
+            except queue.Empty:
+                return ids
+            args, _, _ = message.decode()
+            ids.append(args[0])
+
+
+def test_publishing_reuses_one_redis_client(celery_app, monkeypatch: pytest.MonkeyPatch) -> None:
+    from workers.callbacks import publish_deliveries
+
+    publish_deliveries([1])  # connects and builds the channel's client
+    constructed = []
+    original = redis.Redis.__init__
+
+    def counting_init(self, *args, **kwargs):
+        constructed.append(1)
+        original(self, *args, **kwargs)
+
+    monkeypatch.setattr(redis.Redis, "__init__", counting_init)
+    publish_deliveries([2, 3, 4, 5, 6])
+    monkeypatch.undo()
+    # Five task messages and five task-sent events; kombu's own transport built a client for each of the ten.
+    assert constructed == []
+    assert _queued_delivery_ids(celery_app) == [1, 2, 3, 4, 5, 6]
