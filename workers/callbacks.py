@@ -32,10 +32,16 @@ def get_delivery_service(app: Celery) -> webhooks.DeliveryService:
     return _service_for(id(app), app)
 
 
-def publish_deliveries(ids: list[int], countdown: float | None = None) -> None:
+#: kombu's Redis transport keeps a queue's messages of priority 0 (the default), 3, 6 and 9 in separate lists and
+#: serves them in that order, so routine updates published at 6 wait behind decisions, alerts and retries.
+ROUTINE_PRIORITY = 6
+
+
+def publish_deliveries(ids: list[int], countdown: float | None = None, *, routine: bool = False) -> None:
     """Send one ``deliver_webhook`` message per id; the row's claim makes duplicate messages harmless."""
+    priority = ROUTINE_PRIORITY if routine else 0
     for delivery_id in ids:
-        deliver_webhook.apply_async((delivery_id,), countdown=countdown or None)
+        deliver_webhook.apply_async((delivery_id,), countdown=countdown or None, priority=priority)
 
 
 # Every process that loads the tasks (workers, and the API through create_celery) publishes right after commit.

@@ -71,6 +71,8 @@ def build_update_v1(
     payload = {
         **_identity(run),
         "event": event["kind"],
+        # The event's id: increases with every event of a run, so a receiver can tell a late update from a new one.
+        "sequence": event["id"],
         "status": "DECISION_READY" if event["kind"] == "DECISION_READY" else CALLBACK_STATUS[run["status"]],
         "run_status": run["status"],
         "progress": progress(run, stages),

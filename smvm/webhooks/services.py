@@ -27,12 +27,17 @@ log = logging.getLogger(__name__)
 
 #: Publishes delivery ids to the callbacks queue (``countdown`` seconds from now); set by the Celery side, since
 #: smvm imports no Celery. Unset (the embedded CLI), deliveries wait for the due-poller.
-Publisher = Callable[[list[int], float | None], None]
+#: ``publisher(ids, countdown, routine=...)``: sends one delivery message per id.
+Publisher = Callable[..., None]
 _publisher: Publisher | None = None
 
 #: The run's creation event, recorded at T0 in the API request, and the event of its first stage claim.
 T0_EVENT = "RUN_INITIATED"
 FIRST_CLAIM_EVENT = "RUN_STARTED"
+#: Updates a client acts on at once. Under a backlog of progress updates (a burst of runs) these and alerts are
+#: delivered first; every other update keeps its place, so a run's terminal update still arrives after its progress.
+#: Updates carry a ``sequence`` for receivers that keep only the newest (README).
+URGENT_EVENTS = frozenset({"DECISION_READY"})
 
 #: A claimed delivery nobody finished (worker killed mid-request) becomes due again this long after its timeout.
 LEASE_MARGIN_SECONDS = 15.0
@@ -43,12 +48,15 @@ def set_publisher(publisher: Publisher | None) -> None:
     _publisher = publisher
 
 
-def publish(ids: list[int], countdown: float | None = None) -> None:
-    """Hint the callbacks workers; never raises, because the due-poller is the durable path."""
+def publish(ids: list[int], countdown: float | None = None, *, routine: bool = False) -> None:
+    """Hint the callbacks workers; never raises, because the due-poller is the durable path.
+
+    :param routine: updates that may wait behind decisions and alerts on the callbacks queue (``URGENT_EVENTS``).
+    """
     if not ids or _publisher is None:
         return
     try:
-        _publisher(ids, countdown)
+        _publisher(ids, countdown, routine=routine)
     except Exception:  # noqa: BLE001 - broker down: the row stays due and beat's poller sends it later
         log.warning("smvm.webhooks.publish_failed", extra={"deliveries": ids[:20]}, exc_info=True)
 
@@ -109,22 +117,22 @@ class Outbox:
         )
         stages = list(cur.fetchall())
         decision = self._decision(run) if event["kind"] == "DECISION_READY" else None
-        ids = []
         update = payloads.build_update_v1(run, event, stages, decision)
         mock = (run.get("request") or {}).get("mode") == "mock"
         if mock:  # a sandbox run must never be mistaken for a real validation
             update["mode"] = "mock"
-        ids.append(insert_delivery(
+        updates = [insert_delivery(
             cur, run_id=run["run_id"], kind=models.UPDATE, event_type=f"validation.update.{event['kind'].lower()}",
             url=_join(callback_url, "validation/update"), payload=update,
             dedupe_key=f"{run['run_id']}:update:{event['id']}", correlation_id=run.get("correlation_id"),
-        ))
+        )]
         alerts = payloads.alerts_for_event(
             run, event, decision=decision, now=self._clock(),
             quality_threshold=self.settings.quality_warning_threshold, slip_factor=self.settings.timeline_slip_factor,
         )
+        alert_ids = []
         for alert_type, message, details in alerts:
-            ids.append(insert_delivery(
+            alert_ids.append(insert_delivery(
                 cur, run_id=run["run_id"], kind=models.ALERT, event_type=f"validation.alert.{alert_type}",
                 url=_join(callback_url, "validation/alert"),
                 payload=payloads.build_alert_v1(run, alert_type, message, details, event["at"])
@@ -132,7 +140,6 @@ class Outbox:
                 # One alert of each type per run: a slow run must not page the client on every stage.
                 dedupe_key=f"{run['run_id']}:alert:{alert_type}", correlation_id=run.get("correlation_id"),
             ))
-        created = [delivery_id for delivery_id in ids if delivery_id is not None]
         if event["kind"] == T0_EVENT:
             # The 202 answer already carries what this update says, so T0 spends no Celery publish on it: the
             # run's first stage claim publishes it below, or the due-poller does if the pipeline is backed up.
@@ -140,11 +147,23 @@ class Outbox:
         if event["kind"] == FIRST_CLAIM_EVENT:
             # Every never-attempted row of the run: the T0 ones and those this event just wrote, in order.
             cur.execute(
-                "SELECT id FROM deliveries WHERE run_id = %s AND status = 'PENDING' AND attempts = 0 ORDER BY id",
+                "SELECT id, kind FROM deliveries WHERE run_id = %s AND status = 'PENDING' AND attempts = 0 ORDER BY id",
                 (run["run_id"],),
             )
-            created = [row["id"] for row in cur.fetchall()]
-        return (lambda: publish(created)) if created else None
+            rows = cur.fetchall()
+            updates = [row["id"] for row in rows if row["kind"] == models.UPDATE]
+            alert_ids = [row["id"] for row in rows if row["kind"] != models.UPDATE]
+        updates = [delivery_id for delivery_id in updates if delivery_id is not None]
+        alert_ids = [delivery_id for delivery_id in alert_ids if delivery_id is not None]
+        if not updates and not alert_ids:
+            return None
+        routine = event["kind"] not in URGENT_EVENTS
+
+        def publish_created() -> None:
+            publish(alert_ids)
+            publish(updates, routine=routine)
+
+        return publish_created
 
     def _decision(self, run: dict[str, Any]) -> dict[str, Any] | None:
         try:

@@ -1,4 +1,4 @@
-"""What we rely on from kombu's Redis transport, against a real Redis: one publishing client."""
+"""What we rely on from kombu's Redis transport, against a real Redis: one publishing client, priority lanes."""
 
 from __future__ import annotations
 
@@ -52,3 +52,12 @@ def test_publishing_reuses_one_redis_client(celery_app, monkeypatch: pytest.Monk
     # Five task messages and five task-sent events; kombu's own transport built a client for each of the ten.
     assert constructed == []
     assert _queued_delivery_ids(celery_app) == [1, 2, 3, 4, 5, 6]
+
+
+def test_a_decision_overtakes_queued_progress_updates(celery_app) -> None:
+    from workers.callbacks import publish_deliveries
+
+    publish_deliveries([1, 2, 3], routine=True)
+    publish_deliveries([99])
+    publish_deliveries([4], routine=True)
+    assert _queued_delivery_ids(celery_app) == [99, 1, 2, 3, 4]

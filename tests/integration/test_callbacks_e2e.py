@@ -1,5 +1,5 @@
 """A run through the real pipeline (gunicorn, Celery workers per queue, beat) with a callback_url pointing at a
-real HTTP receiver: every stage step arrives as a signed ``/validation/update``, then DECISION_READY with the
+real HTTP receiver: every stage step arrives as a signed ``/validation/update`` in order, DECISION_READY with the
 decision, then the final completed update; each webhook-id exactly once; every signature verified with the
 independent ``standardwebhooks`` package (the receiver does that on every request).
 """
@@ -104,9 +104,12 @@ def test_full_run_sends_every_update_signed_once(e2e_run: E2ERun) -> None:
 
     updates = e2e_run.updates
     assert all(u["run_id"] == run_id and u["validation_id"] for u in updates)
-    # Ordered by the event time each payload carries, the updates are exactly the run's events.
-    by_time = sorted(updates, key=lambda u: u["timestamp"])
+    # Ordered by the sequence each payload carries, the updates are exactly the run's events, and that order agrees
+    # with their timestamps (events of one transaction share one).
+    by_time = sorted(updates, key=lambda u: u["sequence"])
+    assert [u["sequence"] for u in by_time] == [e["id"] for e in e2e_run.events if e["kind"] != "STAGE_RETRY"]
     assert [u["event"] for u in by_time] == e2e_run.expected_kinds
+    assert [u["timestamp"] for u in by_time] == sorted(u["timestamp"] for u in by_time)
     steps = [(u["event"], u["current_stage"]) for u in by_time if u["event"] in ("STAGE_STARTED", "STAGE_COMPLETED")]
     assert steps == [(kind, stage) for stage in STAGE_NAMES for kind in ("STAGE_STARTED", "STAGE_COMPLETED")]
     for update in by_time:
@@ -135,5 +138,8 @@ def test_full_run_sends_every_update_signed_once(e2e_run: E2ERun) -> None:
 
 
 def test_updates_arrive_in_event_order(e2e_run: E2ERun) -> None:
-    arrived = [(u["event"], u["current_stage"]) for u in e2e_run.updates]
-    assert [kind for kind, _ in arrived] == e2e_run.expected_kinds, f"updates arrived out of order: {arrived}"
+    # DECISION_READY is published ahead of queued progress (smvm.webhooks.services.URGENT_EVENTS), so it may
+    # overtake the stage update committed with it; every other update keeps its place.
+    arrived = [(u["event"], u["current_stage"]) for u in e2e_run.updates if u["event"] != "DECISION_READY"]
+    expected = [kind for kind in e2e_run.expected_kinds if kind != "DECISION_READY"]
+    assert [kind for kind, _ in arrived] == expected, f"updates arrived out of order: {arrived}"

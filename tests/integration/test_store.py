@@ -136,7 +136,7 @@ def test_sweeper_leaves_a_backlog_alone_and_requeues_what_the_broker_lost(fast_s
 
 def test_t0_update_is_published_by_the_first_stage_claim(store: RunStore, monkeypatch) -> None:
     published: list[list[int]] = []
-    monkeypatch.setattr(webhooks, "_publisher", lambda ids, countdown: published.append(list(ids)))
+    monkeypatch.setattr(webhooks, "_publisher", lambda ids, countdown, routine: published.append(list(ids)))
     body = {**VALID, "project_id": "PROJ-STORE", "run_id": f"RUN-T0PUB-{uuid.uuid4().hex[:8]}",
             "metadata": {**VALID["metadata"], "callback_url": "https://tractionbuild.example/hooks"}}
     run, _ = store.create_run(parse_request(body))
@@ -148,6 +148,27 @@ def test_t0_update_is_published_by_the_first_stage_claim(store: RunStore, monkey
     assert rows[0]["event_type"] == "validation.update.run_initiated"
     # RUN_STARTED publishes the T0 update and its own; STAGE_STARTED then its own: each row once, T0 first.
     assert [delivery_id for batch in published for delivery_id in batch] == [row["id"] for row in rows]
+
+
+def test_only_the_decision_and_alerts_skip_the_queue_of_progress_updates(store: RunStore, monkeypatch) -> None:
+    published: list[tuple[int, bool]] = []
+    monkeypatch.setattr(webhooks, "_publisher",
+                        lambda ids, countdown, routine: published.extend((i, routine) for i in ids))
+    body = {**VALID, "project_id": "PROJ-STORE", "run_id": f"RUN-LANES-{uuid.uuid4().hex[:8]}",
+            "metadata": {**VALID["metadata"], "callback_url": "https://tractionbuild.example/hooks"}}
+    run, _ = store.create_run(parse_request(body))
+    for stage in STAGE_NAMES:
+        execute_stage(store, run["run_id"], stage)
+    with store.db.transaction() as cur:
+        cur.execute("SELECT id, event_type FROM deliveries WHERE run_id = %s", (run["run_id"],))
+        kinds = {row["id"]: row["event_type"] for row in cur.fetchall()}
+    assert sorted(i for i, _ in published) == sorted(kinds), "every delivery is published once"
+    urgent = {kinds[i] for i, routine in published if not routine}
+    assert "validation.update.decision_ready" in urgent
+    assert urgent <= {"validation.update.decision_ready"} | {k for k in kinds.values() if k.startswith("validation.alert.")}
+    routine = {kinds[i] for i, is_routine in published if is_routine}
+    assert {"validation.update.stage_started", "validation.update.stage_completed",
+            "validation.update.run_completed"} <= routine
 
 
 def test_redelivery_cap_fails_the_stage_and_run(fast_store: RunStore) -> None:

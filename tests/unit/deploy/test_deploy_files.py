@@ -7,7 +7,8 @@ import pytest
 import yaml
 
 from smvm.config import Settings
-from workers.app import QUEUES, celery_config
+from workers.app import CALLBACKS_QUEUE, QUEUES, celery_config
+from workers.callbacks import ROUTINE_PRIORITY
 
 pytestmark = pytest.mark.unit
 
@@ -131,9 +132,11 @@ def test_k8s_one_deployment_per_queue_autoscaled_on_that_queue_length() -> None:
         deployment = deployments[f"smvm-{role}"]
         argv = _container(deployment)["command"]
         assert argv[argv.index("--queues") + 1] == queue
-        [trigger] = scaled[deployment["metadata"]["name"]]["spec"]["triggers"]
-        assert trigger["type"] == "redis" and trigger["metadata"]["listName"] == queue
-        assert int(trigger["metadata"]["listLength"]) > 0
+        triggers = scaled[deployment["metadata"]["name"]]["spec"]["triggers"]
+        assert all(t["type"] == "redis" and int(t["metadata"]["listLength"]) > 0 for t in triggers)
+        # Every Redis list the queue's messages wait in: the callbacks queue keeps routine updates in a second one.
+        lists = {queue} | ({f"{queue}\x06\x16{ROUTINE_PRIORITY}"} if queue == CALLBACKS_QUEUE else set())
+        assert {t["metadata"]["listName"] for t in triggers} == lists
     assert set(WORKER_ROLES.values()) == set(QUEUES)
 
 

@@ -31,6 +31,7 @@ def test_update_has_the_seed_fields() -> None:
                                                             "summary": {"x": 1}}}
     assert payload["estimated_completion"] == "2026-01-01T00:01:40Z" and payload["timestamp"] == "2026-01-01T00:00:05Z"
     assert "decision" not in payload
+    assert payload["sequence"] == 7, "the event id, so receivers can order updates"
 
 
 def test_decision_ready_carries_the_decision() -> None:
