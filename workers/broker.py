@@ -1,4 +1,4 @@
-"""kombu's Redis transport, keeping one Redis client per channel for publishing.
+"""kombu's Redis transport, keeping one Redis client per channel for publishing; what the broker holds per queue.
 
 kombu builds a new ``redis.Redis`` for every message it publishes outside the worker's event loop
 (``Channel.conn_or_acquire``), and redis-py's constructor copies its ~200 response callbacks each time: about
@@ -9,9 +9,17 @@ share between threads (each command borrows a connection from the pool), so the 
 
 from __future__ import annotations
 
+import json
+import logging
+from collections import Counter
 from typing import Any
 
+import redis
 from kombu.transport import redis as kombu_redis
+
+from smvm.metrics import UNACKED_KEY, queue_depths
+
+log = logging.getLogger(__name__)
 
 
 class Channel(kombu_redis.Channel):
@@ -32,3 +40,32 @@ class Transport(kombu_redis.Transport):
 
 #: The ``broker_transport`` setting that selects this transport for ``redis://`` broker URLs.
 TRANSPORT = f"{__name__}:Transport"
+
+
+def queued_messages(app: Any) -> dict[str, int] | None:
+    """Messages per queue, waiting or reserved by a worker, or ``None`` when the broker cannot say.
+
+    The sweeper and the due-poller compare these with what PostgreSQL says should be queued, to tell a backlog
+    (leave it alone) from a loss (re-publish). Without an answer both re-publish: a duplicate costs a fenced claim,
+    a lost message costs a run or a callback.
+    """
+    settings = app.smvm_settings
+    try:
+        client = redis.Redis.from_url(settings.broker_url, socket_timeout=2, socket_connect_timeout=2)
+        try:
+            # A message a worker has reserved but not yet started is in kombu's unacked hash, not in its list;
+            # it still exists, so it counts for its queue (each entry is [message, exchange, routing key]).
+            reserved = Counter(_routing_key(raw) for raw in client.hvals(UNACKED_KEY))
+            return {queue: depth + reserved[queue] for queue, depth in queue_depths(client).items()}
+        finally:
+            client.close()
+    except (redis.RedisError, ValueError):  # unreachable, or a broker that is not Redis
+        log.warning("smvm.broker.queue_depths_unavailable", exc_info=True)
+        return None
+
+
+def _routing_key(raw: bytes) -> str | None:
+    try:
+        return json.loads(raw)[2]
+    except (ValueError, TypeError, IndexError):
+        return None

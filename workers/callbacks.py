@@ -11,6 +11,8 @@ from celery import Celery, Task, shared_task
 from smvm.webhooks import services as webhooks
 from smvm.webhooks.breaker import CircuitBreaker
 from smvm.webhooks.sync import purge_expired_runs, schedule_results_sync
+from workers.app import CALLBACKS_QUEUE, DEFERRED_PRIORITY
+from workers.broker import queued_messages
 from workers.context import get_store
 
 log = logging.getLogger(__name__)
@@ -32,14 +34,12 @@ def get_delivery_service(app: Celery) -> webhooks.DeliveryService:
     return _service_for(id(app), app)
 
 
-#: kombu's Redis transport keeps a queue's messages of priority 0 (the default), 3, 6 and 9 in separate lists and
-#: serves them in that order, so routine updates published at 6 wait behind decisions, alerts and retries.
-ROUTINE_PRIORITY = 6
-
-
 def publish_deliveries(ids: list[int], countdown: float | None = None, *, routine: bool = False) -> None:
-    """Send one ``deliver_webhook`` message per id; the row's claim makes duplicate messages harmless."""
-    priority = ROUTINE_PRIORITY if routine else 0
+    """Send one ``deliver_webhook`` message per id; the row's claim makes duplicate messages harmless.
+
+    Routine updates wait behind decisions, alerts and retries (``DEFERRED_PRIORITY``).
+    """
+    priority = DEFERRED_PRIORITY if routine else 0
     for delivery_id in ids:
         deliver_webhook.apply_async((delivery_id,), countdown=countdown or None, priority=priority)
 
@@ -67,12 +67,17 @@ def deliver_webhook(self: Task, delivery_id: int) -> str:
 def dispatch_due_deliveries(self: Task) -> int:
     """Re-publish deliveries whose time has come but whose message was lost (flushed Redis, killed worker)."""
     settings = self.app.smvm_settings  # type: ignore[attr-defined]
+    depths = queued_messages(self.app)
     # Give the countdown fast path a moment first, so healthy retries are not published twice.
-    ids = get_delivery_service(self.app).due(grace_seconds=max(settings.delivery_poll_seconds, 1.0))
-    webhooks.publish(ids)
-    if ids:
-        log.info("smvm.webhooks.due_published", extra={"count": len(ids)})
-    return len(ids)
+    urgent, routine = get_delivery_service(self.app).due(
+        grace_seconds=max(settings.delivery_poll_seconds, 1.0),
+        queued=None if depths is None else depths.get(CALLBACKS_QUEUE, 0),
+    )
+    webhooks.publish(urgent)
+    webhooks.publish(routine, routine=True)
+    if urgent or routine:
+        log.info("smvm.webhooks.due_published", extra={"count": len(urgent) + len(routine)})
+    return len(urgent) + len(routine)
 
 
 @shared_task(

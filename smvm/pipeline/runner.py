@@ -11,7 +11,7 @@ from typing import Any
 from smvm import __version__
 from smvm.artifacts import RunDirectory
 from smvm.ids import new_run_id, seed_from_run_id, validation_id_for
-from smvm.pipeline.stages import STAGES, StageContext
+from smvm.pipeline.stages import DECISION_STAGE, STAGES, StageContext
 
 
 def _now() -> str:
@@ -70,7 +70,7 @@ def run_pipeline(
                 "data": {"summary": summary, "duration_ms": duration_ms, "artifacts": context.artifacts},
             }
         )
-        if stage.name == "decision_analysis":
+        if stage.name == DECISION_STAGE:
             meta["recommendation"] = summary["recommendation"]
             meta["confidence"] = summary["confidence"]
     meta["status"] = "COMPLETED"

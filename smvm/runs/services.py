@@ -20,7 +20,7 @@ from smvm.crypto.services import cipher_for, open_request, seal_request
 from smvm.errors import InvalidTransitionError, RunConflictError, RunNotFoundError
 from smvm.ids import new_run_id, seed_from_run_id, validation_id_for
 from smvm.intake.services import fingerprint, validate_idea
-from smvm.pipeline.stages import STAGES, STAGES_BY_NAME
+from smvm.pipeline.stages import DECISION_STAGE, STAGES, STAGES_BY_NAME
 from smvm.runs import models
 from smvm.store.db import Database
 from smvm.webhooks.services import Outbox
@@ -466,7 +466,7 @@ class RunStore:
                 cur, pending, run, "STAGE_COMPLETED", stage=stage_name, attempt=attempt,
                 data={"summary": summary, "duration_ms": duration_ms, "artifacts": artifacts},
             )
-            if stage_name == "decision_analysis":
+            if stage_name == DECISION_STAGE:
                 self._set_run(
                     cur, run, recommendation=summary.get("recommendation"), confidence=summary.get("confidence")
                 )

@@ -61,6 +61,11 @@ def publish(ids: list[int], countdown: float | None = None, *, routine: bool = F
         log.warning("smvm.webhooks.publish_failed", extra={"deliveries": ids[:20]}, exc_info=True)
 
 
+def update_event_type(event_kind: str) -> str:
+    """The delivery's ``event_type`` for a run event's update: ``validation.update.decision_ready``."""
+    return f"validation.update.{event_kind.lower()}"
+
+
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
@@ -122,7 +127,7 @@ class Outbox:
         if mock:  # a sandbox run must never be mistaken for a real validation
             update["mode"] = "mock"
         updates = [insert_delivery(
-            cur, run_id=run["run_id"], kind=models.UPDATE, event_type=f"validation.update.{event['kind'].lower()}",
+            cur, run_id=run["run_id"], kind=models.UPDATE, event_type=update_event_type(event["kind"]),
             url=_join(callback_url, "validation/update"), payload=update,
             dedupe_key=f"{run['run_id']}:update:{event['id']}", correlation_id=run.get("correlation_id"),
         )]
@@ -361,16 +366,35 @@ class DeliveryService:
 
     # -- the durable path ----------------------------------------------------------------------------------
 
-    def due(self, *, grace_seconds: float = 1.0, limit: int = 500) -> list[int]:
-        """Deliveries that should have been attempted by now (lost message, dead worker, flushed Redis)."""
+    def due(
+        self, *, grace_seconds: float = 1.0, limit: int = 500, queued: int | None = None
+    ) -> tuple[list[int], list[int]]:
+        """Deliveries that should have been attempted by now (lost message, dead worker, flushed Redis), as
+        ``(urgent, routine)`` ids to publish.
+
+        ``queued`` (callbacks messages waiting or reserved by a worker, from the broker) tells a backlog from a loss:
+        while the queue holds at least as many messages as there are overdue PENDING rows, their messages are only
+        waiting their turn, and re-publishing them on every poll would flood the queue with duplicates exactly when
+        it is busiest (and put routine updates ahead of decisions). A SENDING row whose lease ran out is always due:
+        its worker died holding it. Without ``queued`` (broker unreachable) every overdue row is due.
+        """
         now = self._clock()
+        overdue = now - dt.timedelta(seconds=grace_seconds)
         with self.db.transaction() as cur:
+            include_pending = True
+            if queued is not None:
+                cur.execute("SELECT count(*) AS n FROM deliveries WHERE status = 'PENDING' AND next_attempt_at <= %s",
+                            (overdue,))
+                include_pending = cur.fetchone()["n"] > queued
             cur.execute(
-                "SELECT id FROM deliveries WHERE (status = 'PENDING' AND next_attempt_at <= %s)"
-                " OR (status = 'SENDING' AND lease_until < %s) ORDER BY next_attempt_at LIMIT %s",
-                (now - dt.timedelta(seconds=grace_seconds), now, limit),
+                "SELECT id, kind = %s AND NOT event_type = ANY(%s) AS routine FROM deliveries"
+                " WHERE (%s AND status = 'PENDING' AND next_attempt_at <= %s) OR (status = 'SENDING' AND lease_until < %s)"
+                " ORDER BY next_attempt_at LIMIT %s",
+                (models.UPDATE, [update_event_type(kind) for kind in URGENT_EVENTS], include_pending,
+                 overdue, now, limit),
             )
-            return [row["id"] for row in cur.fetchall()]
+            rows = cur.fetchall()
+        return [row["id"] for row in rows if not row["routine"]], [row["id"] for row in rows if row["routine"]]
 
     # -- dead letters ----------------------------------------------------------------------------------------
 

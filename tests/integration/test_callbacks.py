@@ -187,3 +187,31 @@ def test_gone_disables_destination_and_retry_after_defers(callback_stack, cb_sto
     with cb_store.db.transaction() as cur:
         cur.execute("SELECT url FROM disabled_destinations")
         assert receiver.url + "/gone/validation/update" in {r["url"] for r in cur.fetchall()}
+
+
+def test_the_due_poller_leaves_a_backlog_alone_and_republishes_what_the_broker_lost(callback_settings: Settings) -> None:
+    from smvm.webhooks.services import insert_delivery
+
+    base = os.environ.get("SMVM_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+    with harness.throwaway_database(base, "smvm_due") as url:
+        db = Database(url, minconn=1, maxconn=1)
+        ids = {}
+        with db.transaction() as cur:
+            for name, kind, event_type in (("progress", "update", "validation.update.stage_started"),
+                                           ("decision", "update", "validation.update.decision_ready"),
+                                           ("alert", "alert", "validation.alert.risk_escalation")):
+                ids[name] = insert_delivery(cur, run_id=None, kind=kind, event_type=event_type,
+                                            url="https://tractionbuild.example/hooks", payload={}, dedupe_key=name,
+                                            correlation_id=None)
+            cur.execute("UPDATE deliveries SET next_attempt_at = now() - interval '1 minute'")
+        service = DeliveryService(db, callback_settings, None)
+        everything = ([ids["decision"], ids["alert"]], [ids["progress"]])
+        assert tuple(map(sorted, service.due(queued=None))) == tuple(map(sorted, everything)), "broker silent"
+        assert service.due(queued=3) == ([], []), "three messages queued for three rows: a backlog"
+        assert tuple(map(sorted, service.due(queued=2))) == tuple(map(sorted, everything)), "one was lost"
+        # A worker died holding a delivery: its lease ran out, so it is due however long the queue.
+        with db.transaction() as cur:
+            cur.execute("UPDATE deliveries SET status = 'SENDING', lease_until = now() - interval '1 second'"
+                        " WHERE id = %s", (ids["progress"],))
+        assert service.due(queued=100) == ([], [ids["progress"]])
+        db.close()
