@@ -14,8 +14,7 @@ MAINTENANCE_QUEUE = "smvm.maintenance"
 QUEUES = (PIPELINE_QUEUE, SIMULATION_QUEUE, CALLBACKS_QUEUE, MAINTENANCE_QUEUE)
 
 #: kombu's Redis transport keeps a queue's messages of priority 0 (the default), 3, 6 and 9 in separate lists and
-#: serves them in that order. What may wait under a backlog is published at this priority: routine progress updates
-#: (behind decisions and alerts) and the stages after the decision (behind every queued run's way to its decision).
+#: serves them in that order. Routine progress updates are published at this priority, behind decisions and alerts.
 DEFERRED_PRIORITY = 6
 #: The Redis list a queue's deferred messages wait in (kombu's separator; metrics and KEDA count it too).
 DEFERRED_LIST_SUFFIX = f"\x06\x16{DEFERRED_PRIORITY}"

@@ -6,8 +6,7 @@ import uuid
 
 from celery import Celery, chain
 
-from smvm.pipeline.stages import AFTER_DECISION, STAGE_NAMES
-from workers.app import DEFERRED_PRIORITY
+from smvm.pipeline.stages import STAGE_NAMES
 
 
 def stage_task_id(run_id: str, stage: str) -> str:
@@ -24,11 +23,8 @@ def enqueue_run(app: Celery, run_id: str, from_stage: str = STAGE_NAMES[0], *, c
     :returns: the first task's id.
     """
     names = STAGE_NAMES[STAGE_NAMES.index(from_stage):]
-    # The reports wait behind queued decisions: under a burst the gate gets every decision first (DEFERRED_PRIORITY).
     signatures = [
-        app.signature(f"smvm.stage.{name}", args=(run_id,), immutable=True).set(
-            task_id=stage_task_id(run_id, name), priority=DEFERRED_PRIORITY if name in AFTER_DECISION else 0
-        )
+        app.signature(f"smvm.stage.{name}", args=(run_id,), immutable=True).set(task_id=stage_task_id(run_id, name))
         for name in names
     ]
     if countdown:

@@ -193,5 +193,3 @@ STAGE_NAMES = tuple(stage.name for stage in STAGES)
 STAGES_BY_NAME = {stage.name: stage for stage in STAGES}
 #: The stage whose success is DECISION_READY: what TractionBuild's gate waits for.
 DECISION_STAGE = "decision_analysis"
-#: What runs after the decision (the reports); under a backlog it waits until queued runs have their decisions.
-AFTER_DECISION = STAGE_NAMES[STAGE_NAMES.index(DECISION_STAGE) + 1:]

@@ -62,20 +62,3 @@ def test_a_decision_overtakes_queued_progress_updates(celery_app) -> None:
     publish_deliveries([4], routine=True)
     assert _queued_delivery_ids(celery_app) == [99, 1, 2, 3, 4]
 
-
-def test_the_reports_wait_behind_the_stages_that_lead_to_a_decision(celery_app, redis_url: str) -> None:
-    from workers.app import DEFERRED_LIST_SUFFIX, DEFERRED_PRIORITY, PIPELINE_QUEUE
-    from workers.pipeline import enqueue_run
-
-    client = redis.Redis.from_url(redis_url)
-    enqueue_run(celery_app, "RUN-LANES-1", "report_generation")
-    enqueue_run(celery_app, "RUN-LANES-2", "decision_analysis")
-    assert client.llen(PIPELINE_QUEUE + DEFERRED_LIST_SUFFIX) == 1
-    with celery_app.connection_for_read() as connection:
-        queue = connection.SimpleQueue(PIPELINE_QUEUE, no_ack=True)
-        decision, report = queue.get(block=False), queue.get(block=False)
-    assert [decision.headers["task"], report.headers["task"]] == ["smvm.stage.decision_analysis",
-                                                                  "smvm.stage.report_generation"]
-    # The rest of the chain travels in the message: the decision task publishes the report stage deferred too.
-    [rest] = decision.decode()[2]["chain"]
-    assert rest["task"] == "smvm.stage.report_generation" and rest["options"]["priority"] == DEFERRED_PRIORITY

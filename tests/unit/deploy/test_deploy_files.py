@@ -7,7 +7,7 @@ import pytest
 import yaml
 
 from smvm.config import Settings
-from workers.app import CALLBACKS_QUEUE, DEFERRED_LIST_SUFFIX, PIPELINE_QUEUE, QUEUES, celery_config
+from workers.app import CALLBACKS_QUEUE, DEFERRED_LIST_SUFFIX, QUEUES, celery_config
 
 pytestmark = pytest.mark.unit
 
@@ -133,9 +133,8 @@ def test_k8s_one_deployment_per_queue_autoscaled_on_that_queue_length() -> None:
         assert argv[argv.index("--queues") + 1] == queue
         triggers = scaled[deployment["metadata"]["name"]]["spec"]["triggers"]
         assert all(t["type"] == "redis" and int(t["metadata"]["listLength"]) > 0 for t in triggers)
-        # Every Redis list the queue's messages wait in: reports and routine updates wait in a second one.
-        deferred = {PIPELINE_QUEUE, CALLBACKS_QUEUE}
-        lists = {queue} | ({queue + DEFERRED_LIST_SUFFIX} if queue in deferred else set())
+        # Every Redis list the queue's messages wait in: routine updates wait in a second one.
+        lists = {queue} | ({queue + DEFERRED_LIST_SUFFIX} if queue == CALLBACKS_QUEUE else set())
         assert {t["metadata"]["listName"] for t in triggers} == lists
     assert set(WORKER_ROLES.values()) == set(QUEUES)
 
