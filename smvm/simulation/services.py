@@ -277,24 +277,39 @@ def _metrics(o: dict[str, np.ndarray], reach: np.ndarray | None = None,
     }
 
 
+def _ranks(n: int, qs: tuple[float, ...] | list[float]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """numpy's "linear" percentile method for ``n`` values: per percentile, the rank of the lower order statistic,
+    whether it is the top one (numpy then takes the maximum), and the weight (virtual index (n−1)·q)."""
+    q = np.true_divide(np.asarray(qs), 100)
+    virtual = (n - 1) * q
+    prev = np.floor(virtual)
+    top = virtual >= n - 1
+    prev[top] = n - 1
+    gamma = virtual - np.where(top, -1.0, prev)
+    return prev.astype(np.intp), top, gamma
+
+
+def _lerp(lo: np.ndarray, hi: np.ndarray, gamma: np.ndarray) -> np.ndarray:
+    """numpy's percentile interpolation, operation for operation (so results match it bit for bit)."""
+    diff = hi - lo
+    res = lo + diff * gamma
+    np.subtract(hi, diff * (1 - gamma), out=res, where=gamma >= 0.5)
+    return res
+
+
 def _percentiles(a: np.ndarray, qs: tuple[float, ...] | list[float]) -> np.ndarray:
     """``np.percentile(a, qs)`` (method "linear") of a 1-D float array, bit for bit, cheaper for the per-chunk
     and per-scenario sizes (≤ 32k values; 1.6 → 0.9 ms for one chunk's replicate metrics).
 
     numpy partitions at both neighbours of every percentile plus the minimum and maximum and has ~60 µs of
     overhead; here only the lower neighbours are partition points, and an upper neighbour is the minimum of the
-    segment that follows it. The interpolation repeats numpy's (virtual index (n−1)·q, ``_lerp``).
+    segment that follows it. Larger arrays are sorted instead (``_sorted_percentiles``).
     """
     n = a.size
     if n > 32_768 or n < 2:
-        return np.percentile(a, qs)
-    q = np.true_divide(np.asarray(qs), 100)
-    virtual = (n - 1) * q
-    prev = np.floor(virtual)
-    top = virtual >= n - 1                      # numpy takes the maximum there
-    prev[top] = n - 1
-    gamma = virtual - np.where(top, -1.0, prev)
-    lo_rank = prev.astype(np.intp).tolist()
+        return _sorted_percentiles(np.sort(a), qs) if n > 32_768 else np.percentile(a, qs)
+    rank, top, gamma = _ranks(n, qs)
+    lo_rank = rank.tolist()
     kth = sorted(set(lo_rank))
     work = a.copy()
     work.partition(kth)
@@ -305,9 +320,20 @@ def _percentiles(a: np.ndarray, qs: tuple[float, ...] | list[float]) -> np.ndarr
              for k, end in zip(kth, ends, strict=True)}
     lo = work[lo_rank]
     hi = np.array([upper[k] if not t else work[k] for k, t in zip(lo_rank, top.tolist(), strict=True)])
-    diff = hi - lo
-    res = lo + diff * gamma
-    np.subtract(hi, diff * (1 - gamma), out=res, where=gamma >= 0.5)
+    return _lerp(lo, hi, gamma)
+
+
+def _sorted_percentiles(s: np.ndarray, qs: tuple[float, ...] | list[float]) -> np.ndarray:
+    """``np.percentile(a, qs, axis=-1)`` bit for bit from ``s = np.sort(a, axis=-1)``, shaped (..., len(qs)).
+
+    Above ~30k values one sort is cheaper than numpy's introselect at several points (≈ 2× for 64k values or 16k-value
+    fan rows, 1.5× at 1M); the order statistics, hence the results, are the same. NaN sorts last and makes every
+    percentile NaN, as in numpy.
+    """
+    n = s.shape[-1]
+    rank, top, gamma = _ranks(n, qs)
+    res = _lerp(s[..., rank], s[..., np.where(top, rank, rank + 1)], gamma)
+    res[np.isnan(s[..., -1])] = np.nan
     return res
 
 
@@ -396,7 +422,7 @@ def _month_percentiles(months: np.ndarray, qs: tuple[int, ...]) -> np.ndarray:
 
 def _summary(arr: np.ndarray, extra: tuple[int, ...] = (), *, months: bool = False) -> dict[str, float]:
     qs = PERCENTILES + extra
-    q = _month_percentiles(arr, qs) if months and arr.size > 1 else np.percentile(arr, qs)
+    q = _month_percentiles(arr, qs) if months and arr.size > 1 else _percentiles(arr, qs)
     out = {f"p{p}": float(v) for p, v in zip(qs, q, strict=True)}
     out["mean"] = float(arr.mean())
     return out
@@ -545,8 +571,7 @@ def _submit_fans(results: list[dict[str, Any]], pool: ThreadPoolExecutor) -> dic
 def _fan_rows(parts: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """Fan-chart percentiles and means of some months, over the fan paths (one (months, n) part per chunk)."""
     mat = np.concatenate(parts, axis=1)
-    # Row by row: np.percentile(mat, axis=1) partitions strided columns of the transposed matrix.
-    return np.stack([np.percentile(row, PERCENTILES) for row in mat], axis=1), mat.mean(axis=1)
+    return np.ascontiguousarray(_sorted_percentiles(np.sort(mat, axis=1), PERCENTILES).T), mat.mean(axis=1)
 
 
 def _row_medians(u: np.ndarray, bins: int = 4096) -> np.ndarray:

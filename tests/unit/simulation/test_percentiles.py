@@ -53,3 +53,20 @@ def test_month_percentiles_are_numpys_bit_for_bit():
         for months in (rng.integers(1, 38, n), np.full(n, 37), rng.choice([3, 37], n)):
             a = months.astype(np.float64)
             assert np.array_equal(_month_percentiles(a, qs), np.percentile(a, qs)), n
+
+
+def test_sorted_percentiles_are_numpys_bit_for_bit():
+    from smvm.simulation.services import PERCENTILES, _sorted_percentiles
+
+    rng = np.random.default_rng(3)
+    for n in (1, 2, 3, 1000, 32_769, 65_536):
+        rows = np.stack([rng.standard_normal(n), rng.integers(0, 5, n).astype(float),
+                         rng.lognormal(sigma=3, size=n) * 1e6 - 2e6, np.zeros(n)])
+        for qs in (PERCENTILES, (1, 99, 5, 10, 50, 90, 95), (0, 100), (99.9, 0.1)):
+            got = _sorted_percentiles(np.sort(rows, axis=1), qs)
+            assert np.array_equal(got, np.percentile(rows, qs, axis=1).T), (n, qs)
+            assert np.array_equal(_percentiles(rows[0], qs), np.percentile(rows[0], qs)), (n, qs)
+    with_nan = rows.copy()
+    with_nan[1, 7] = np.nan
+    got = _sorted_percentiles(np.sort(with_nan, axis=1), PERCENTILES)
+    assert np.isnan(got[1]).all() and not np.isnan(got[[0, 2, 3]]).any()
