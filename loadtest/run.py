@@ -13,6 +13,7 @@ again; `simulation_scaling` is the ratio of the two runs-per-minute figures. Use
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import os
 import platform
@@ -86,6 +87,19 @@ class Receiver:
                     found.setdefault(payload.get("run_id") or payload.get("validation_id"), delivery["at"])
             return found
 
+    def callback_lag(self) -> dict[str, dict[str, float | None]]:
+        """Seconds from each update's event (its payload ``timestamp``) to its arrival here: DECISION_READY apart
+        from the progress updates it is published ahead of."""
+        lags: dict[str, list[float]] = {"decision_ready": [], "other_updates": []}
+        with self.lock:
+            for delivery in self.deliveries:
+                payload = delivery["payload"]
+                if delivery["path"].endswith("/validation/update") and payload.get("timestamp"):
+                    at = dt.datetime.fromisoformat(payload["timestamp"].replace("Z", "+00:00")).timestamp()
+                    kind = "decision_ready" if payload.get("status") == "DECISION_READY" else "other_updates"
+                    lags[kind].append(delivery["at"] - at)
+        return {kind: summary(values) for kind, values in lags.items()}
+
     def duplicates(self) -> int:
         with self.lock:
             ids = [d["webhook_id"] for d in self.deliveries if d["webhook_id"]]
@@ -155,6 +169,7 @@ def measure_stack(args: argparse.Namespace, label: str) -> dict:
         "post_to_decision_ready": summary([ready[r] - t for r, t in accepted.items() if r in ready]),
         "lost_runs": len(accepted) - len(done),
         "duplicate_deliveries": receiver.duplicates(),
+        "callback_lag": receiver.callback_lag(),
     }
 
 

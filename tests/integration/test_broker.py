@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import redis
@@ -13,12 +14,16 @@ from workers.app import CALLBACKS_QUEUE, create_celery
 pytestmark = pytest.mark.integration
 
 
+BROKER_REDIS_DB = 10  # apart from every stack's db: no worker may consume what these tests publish
+
+
 @pytest.fixture
 def celery_app(redis_url: str) -> Iterator[object]:
-    redis.Redis.from_url(redis_url).flushdb()
-    app = create_celery(Settings(env="test", broker_url=redis_url, redis_url=redis_url))
+    url = urlunsplit(urlsplit(redis_url)._replace(path=f"/{BROKER_REDIS_DB}"))
+    redis.Redis.from_url(url).flushdb()
+    app = create_celery(Settings(env="test", broker_url=url, redis_url=url))
     yield app
-    redis.Redis.from_url(redis_url).flushdb()
+    redis.Redis.from_url(url).flushdb()
 
 
 def _queued_delivery_ids(app) -> list[int]:
