@@ -261,7 +261,7 @@ def _wait_http(url: str, post: bool = False, timeout: float = 30) -> None:
         try:
             (requests.post if post else requests.get)(url, timeout=1, data=b"{}")
             return
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # not listening yet, or still booting its workers
             time.sleep(0.2)
     raise SystemExit(f"{url} did not come up")
 

@@ -372,28 +372,35 @@ class DeliveryService:
         """Deliveries that should have been attempted by now (lost message, dead worker, flushed Redis), as
         ``(urgent, routine)`` ids to publish.
 
-        ``queued`` (callbacks messages waiting or reserved by a worker, from the broker) tells a backlog from a loss:
-        while the queue holds at least as many messages as there are overdue PENDING rows, their messages are only
-        waiting their turn, and re-publishing them on every poll would flood the queue with duplicates exactly when
-        it is busiest (and put routine updates ahead of decisions). A SENDING row whose lease ran out is always due:
-        its worker died holding it. Without ``queued`` (broker unreachable) every overdue row is due.
+        A SENDING row whose lease ran out is always due: its worker died holding it. ``queued`` (callbacks messages
+        waiting or reserved by a worker, from the broker) tells a backlog from a loss for PENDING rows: only as many
+        overdue rows as the queue is short of are due, oldest first. Re-publishing every overdue row on each poll
+        flooded the queue with duplicates exactly when it was busiest, ahead of the decisions. Without ``queued``
+        (broker unreachable) every overdue row is due.
         """
         now = self._clock()
         overdue = now - dt.timedelta(seconds=grace_seconds)
+        routine = "kind = %s AND NOT event_type = ANY(%s) AS routine"
+        urgent_types = [update_event_type(kind) for kind in URGENT_EVENTS]
         with self.db.transaction() as cur:
-            include_pending = True
-            if queued is not None:
-                cur.execute("SELECT count(*) AS n FROM deliveries WHERE status = 'PENDING' AND next_attempt_at <= %s",
-                            (overdue,))
-                include_pending = cur.fetchone()["n"] > queued
             cur.execute(
-                "SELECT id, kind = %s AND NOT event_type = ANY(%s) AS routine FROM deliveries"
-                " WHERE (%s AND status = 'PENDING' AND next_attempt_at <= %s) OR (status = 'SENDING' AND lease_until < %s)"
-                " ORDER BY next_attempt_at LIMIT %s",
-                (models.UPDATE, [update_event_type(kind) for kind in URGENT_EVENTS], include_pending,
-                 overdue, now, limit),
+                f"SELECT id, {routine} FROM deliveries WHERE status = 'SENDING' AND lease_until < %s"
+                " ORDER BY lease_until LIMIT %s",
+                (models.UPDATE, urgent_types, now, limit),
             )
             rows = cur.fetchall()
+            budget = limit - len(rows)
+            if queued is not None and budget > 0:
+                cur.execute("SELECT count(*) AS n FROM deliveries WHERE status = 'PENDING' AND next_attempt_at <= %s",
+                            (overdue,))
+                budget = min(budget, cur.fetchone()["n"] - queued)
+            if budget > 0:
+                cur.execute(
+                    f"SELECT id, {routine} FROM deliveries WHERE status = 'PENDING' AND next_attempt_at <= %s"
+                    " ORDER BY next_attempt_at LIMIT %s",
+                    (models.UPDATE, urgent_types, overdue, budget),
+                )
+                rows += cur.fetchall()
         return [row["id"] for row in rows if not row["routine"]], [row["id"] for row in rows if row["routine"]]
 
     # -- dead letters ----------------------------------------------------------------------------------------

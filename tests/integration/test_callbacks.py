@@ -203,12 +203,15 @@ def test_the_due_poller_leaves_a_backlog_alone_and_republishes_what_the_broker_l
                 ids[name] = insert_delivery(cur, run_id=None, kind=kind, event_type=event_type,
                                             url="https://tractionbuild.example/hooks", payload={}, dedupe_key=name,
                                             correlation_id=None)
-            cur.execute("UPDATE deliveries SET next_attempt_at = now() - interval '1 minute'")
+            for age, name in enumerate(("alert", "decision", "progress"), start=1):  # progress is the oldest
+                cur.execute("UPDATE deliveries SET next_attempt_at = now() - %s * interval '1 minute' WHERE id = %s",
+                            (age, ids[name]))
         service = DeliveryService(db, callback_settings, None)
         everything = ([ids["decision"], ids["alert"]], [ids["progress"]])
         assert tuple(map(sorted, service.due(queued=None))) == tuple(map(sorted, everything)), "broker silent"
         assert service.due(queued=3) == ([], []), "three messages queued for three rows: a backlog"
-        assert tuple(map(sorted, service.due(queued=2))) == tuple(map(sorted, everything)), "one was lost"
+        assert service.due(queued=2) == ([], [ids["progress"]]), "one is missing: the oldest goes again"
+        assert tuple(map(sorted, service.due(queued=0))) == tuple(map(sorted, everything)), "Redis flushed"
         # A worker died holding a delivery: its lease ran out, so it is due however long the queue.
         with db.transaction() as cur:
             cur.execute("UPDATE deliveries SET status = 'SENDING', lease_until = now() - interval '1 second'"
