@@ -109,7 +109,8 @@ def describe(entry: Received) -> str:
     except ValueError:
         return lines[0] + f"\n    (body is not JSON, {len(entry.body)} bytes)"
     if isinstance(payload, dict):
-        keys = ("run_id", "status", "step_name", "current_stage", "progress", "alert_type", "mode", "project_id")
+        keys = ("run_id", "sequence", "event", "status", "step_name", "current_stage", "progress", "alert_type", "mode",
+                "project_id")
         shown = {key: payload[key] for key in keys if key in payload}
         if isinstance(payload.get("decision"), dict):
             shown["decision"] = {k: payload["decision"].get(k) for k in ("recommendation", "confidence")}
