@@ -23,6 +23,7 @@ from smvm.runs.schemas import (
     RunResultsSchema,
     RunStatusSchema,
 )
+from smvm.webhooks.schemas import ValidationAlertSchema, ValidationUpdateSchema
 
 bp = Blueprint("openapi", __name__)
 
@@ -73,6 +74,28 @@ def _body(schema: Any, *, required: bool = True) -> dict[str, Any]:
     return {"required": required, "content": {"application/json": {"schema": schema}}}
 
 
+def _callback(path: str, summary: str, schema: str) -> dict[str, Any]:
+    # The canonical body's metadata.callback_url; the older shapes carry it at the top level (README, Callbacks).
+    return {f"{{$request.body#/metadata/callback_url}}/{path}": {"post": {
+        "summary": summary,
+        "description": "Signed per Standard Webhooks: `webhook-id` (the same on every retry and replay; deduplicate "
+                       "on it), `webhook-timestamp`, `webhook-signature`; also `X-Correlation-ID`.",
+        "requestBody": _body(schema),
+        "responses": {
+            "2XX": {"description": "Received"},
+            "410": {"description": "Gone: SMVM stops sending to this URL"},
+            "429": {"description": "Retry after `Retry-After` without spending a retry (also 503)"},
+            "default": {"description": "Retried after 1, 2, 4, 8 and 16 s, then a dead letter"},
+        },
+    }}}
+
+
+_CALLBACKS = {
+    "validationUpdate": _callback("validation/update", "A status change or stage step of the run", "ValidationUpdate"),
+    "validationAlert": _callback("validation/alert", "An alert about the run", "ValidationAlert"),
+}
+
+
 @functools.cache
 def build_spec() -> dict[str, Any]:
     """The whole document; built once per process."""
@@ -92,6 +115,8 @@ def build_spec() -> dict[str, Any]:
         ("RunList", RunListSchema), ("Complete", CompleteSchema), ("Finalize", FinalizeSchema), ("Cancel", CancelSchema),
     ):
         spec.components.schema(name, schema=schema)
+    spec.components.schema("ValidationUpdate", schema=ValidationUpdateSchema)
+    spec.components.schema("ValidationAlert", schema=ValidationAlertSchema)
     run_request = {"oneOf": [{"$ref": f"#/components/schemas/{name}"}
                              for name in ("CanonicalRequest", "LegacyRequest", "TractionBuildProject")]}
     secured = [{"bearerAuth": []}]
@@ -103,6 +128,7 @@ def build_spec() -> dict[str, Any]:
             "parameters": [_IDEMPOTENCY],
             "requestBody": _body(run_request),
             "responses": _responses({202: ("Accepted (or replayed)", "RunAccepted")}, (400, 401, 403, 409, 413, 415, 429, 503)),
+            "callbacks": _CALLBACKS,
         },
         "get": {
             "summary": "List runs, newest first",

@@ -70,3 +70,31 @@ def test_sync_payload_has_every_seed_file_and_encodes_stably() -> None:
                                      "competitors_output", "run_metadata", "events_log"}
     assert payload["project_id"] == "P1" and payload["run_id"] == "RUN-1"
     assert encode(payload) == encode(dict(reversed(list(payload.items()))))
+
+
+@pytest.mark.parametrize("kind", ["RUN_INITIATED", "RUN_STARTED", "STAGE_STARTED", "STAGE_COMPLETED", "DECISION_READY",
+                                  "RUN_COMPLETED", "RUN_FAILED"])
+def test_every_update_matches_its_documented_schema(kind: str) -> None:
+    from smvm.webhooks.schemas import ValidationUpdateSchema
+
+    decision = {"recommendation": "PIVOT", "confidence": 0.7, "score": 61.0, "critical_success_factors": ["a"],
+                "risk_assessment": {"overall": "medium"}, "key_factors": [{"factor": "risk"}]}
+    run = {**RUN, "error": {"message": "boom"}} if kind == "RUN_FAILED" else RUN
+    payload = build_update_v1(run, _event(kind, "decision_analysis"), STAGES, decision) | {"mode": "mock"}
+    schema = ValidationUpdateSchema()
+    assert schema.validate(payload) == {}
+    assert set(payload) <= set(schema.fields), f"undocumented: {set(payload) - set(schema.fields)}"
+    for nested, fields in (("decision", schema.fields["decision"].schema.fields),
+                           ("stage_results", schema.fields["stage_results"].value_field.schema.fields)):
+        values = [payload.get(nested)] if nested == "decision" else list(payload[nested].values())
+        assert all(set(value) <= set(fields) for value in values if value), nested
+
+
+def test_every_alert_matches_its_documented_schema() -> None:
+    from smvm.webhooks.payloads import ALERT_SEVERITY, build_alert_v1
+    from smvm.webhooks.schemas import ValidationAlertSchema
+
+    for alert_type in ALERT_SEVERITY:
+        payload = build_alert_v1(RUN, alert_type, "message", {"x": 1}, "2026-01-01T00:00:05Z")
+        assert ValidationAlertSchema().validate(payload) == {}, alert_type
+        assert set(payload) <= set(ValidationAlertSchema().fields)
