@@ -177,7 +177,10 @@ def test_gone_disables_destination_and_retry_after_defers(callback_stack, cb_sto
     receiver.fail_next(1, status=429, headers={"Retry-After": "1"})
     run = _new_run(cb_store, receiver.url)
     harness.wait_until(lambda: receiver.delivered_ids(), timeout=30, what=f"delivery\n{_logs(callback_stack)}")
-    [row] = _deliveries(cb_store, run["run_id"])
+    # The receiver answers before the worker commits what it heard: wait for the row, not for the request.
+    [row] = harness.wait_until(
+        lambda: [r for r in _deliveries(cb_store, run["run_id"]) if r["status"] != "SENDING"], timeout=30,
+        what="the delivery's outcome recorded")
     assert row["status"] == "DELIVERED" and row["attempts"] == 1 and row["deferrals"] == 1
 
     receiver.responder = lambda _: (410, {}, b"{}")
