@@ -58,14 +58,14 @@ class ListQuerySchema(Schema):
 # -- Response documents (for the OpenAPI document; the views build these bodies) -------------------------------
 
 
-class _Open(Schema):
+class OpenSchema(Schema):
     """Responses may gain fields; clients must ignore ones they do not know."""
 
     class Meta:
         unknown = INCLUDE
 
 
-class ErrorSchema(_Open):
+class ErrorSchema(OpenSchema):
     error = fields.String(required=True, metadata={"description": "machine-readable code, e.g. VALIDATION_ERROR"})
     status = fields.Integer(required=True)
     message = fields.String(required=True)
@@ -74,14 +74,14 @@ class ErrorSchema(_Open):
     run_id = fields.String()
 
 
-class ValidationResultsSchema(_Open):
+class ValidationResultsSchema(OpenSchema):
     schema_compliance = fields.String(required=True)
     business_logic_check = fields.String(required=True)
     risk_assessment = fields.String(required=True)
     recommendations = fields.List(fields.String(), required=True)
 
 
-class RunAcceptedSchema(_Open):
+class RunAcceptedSchema(OpenSchema):
     run_id = fields.String(required=True)
     validation_id = fields.String(required=True)
     project_id = fields.String(required=True)
@@ -93,7 +93,7 @@ class RunAcceptedSchema(_Open):
     metadata = fields.Dict(required=True)
 
 
-class StageSchema(_Open):
+class StageSchema(OpenSchema):
     name = fields.String(required=True)
     queue = fields.String(required=True)
     status = fields.String(required=True)
@@ -106,7 +106,7 @@ class StageSchema(_Open):
     last_error = fields.String(allow_none=True)
 
 
-class RunStatusSchema(_Open):
+class RunStatusSchema(OpenSchema):
     run_id = fields.String(required=True)
     validation_id = fields.String(required=True)
     project_id = fields.String(required=True)
@@ -122,7 +122,7 @@ class RunStatusSchema(_Open):
     error = fields.Dict(allow_none=True)
 
 
-class RunResultsSchema(_Open):
+class RunResultsSchema(OpenSchema):
     run_id = fields.String(required=True)
     validation_id = fields.String(required=True)
     status = fields.String(required=True, validate=validate.OneOf(RUN_STATUSES))
@@ -132,13 +132,13 @@ class RunResultsSchema(_Open):
     artifacts = fields.Dict(required=True)
 
 
-class KeyFactorSchema(_Open):
+class KeyFactorSchema(OpenSchema):
     factor = fields.String(required=True)
     score = fields.Float(required=True)
     evidence = fields.String(required=True)
 
 
-class GateSchema(_Open):
+class GateSchema(OpenSchema):
     run_id = fields.String(required=True)
     validation_id = fields.String(required=True)
     status = fields.String(required=True)
@@ -155,7 +155,7 @@ class GateSchema(_Open):
     next_steps = fields.List(fields.String(), required=True)
 
 
-class RunSummarySchema(_Open):
+class RunSummarySchema(OpenSchema):
     run_id = fields.String(required=True)
     validation_id = fields.String(required=True)
     project_id = fields.String(required=True)
@@ -166,7 +166,7 @@ class RunSummarySchema(_Open):
     completed_at = fields.String(allow_none=True)
 
 
-class RunListSchema(_Open):
+class RunListSchema(OpenSchema):
     runs = fields.List(fields.Nested(RunSummarySchema), required=True)
     total = fields.Integer(required=True)
     limit = fields.Integer(required=True)

@@ -306,8 +306,10 @@ def _percentiles(a: np.ndarray, qs: tuple[float, ...] | list[float]) -> np.ndarr
     segment that follows it. Larger arrays are sorted instead (``_sorted_percentiles``).
     """
     n = a.size
-    if n > 32_768 or n < 2:
-        return _sorted_percentiles(np.sort(a), qs) if n > 32_768 else np.percentile(a, qs)
+    if n > 32_768:
+        return _sorted_percentiles(np.sort(a), qs)
+    if n < 2:
+        return np.percentile(a, qs)
     rank, top, gamma = _ranks(n, qs)
     lo_rank = rank.tolist()
     kth = sorted(set(lo_rank))

@@ -8,19 +8,14 @@ incompatible changes).
 
 from __future__ import annotations
 
-from marshmallow import INCLUDE, Schema, fields, validate
+from marshmallow import fields, validate
 
 from smvm.runs.models import CALLBACK_STATUS, RUN_STATUSES
+from smvm.runs.schemas import OpenSchema
 from smvm.webhooks.payloads import ALERT_SEVERITY
 
 
-class _Open(Schema):
-    class Meta:
-        unknown = INCLUDE  # documented as open: receivers must ignore fields they do not know
-
-
-class _Sent(_Open):
-
+class _Sent(OpenSchema):
     payload_version = fields.String(required=True)
     validation_id = fields.String(required=True)
     run_id = fields.String(required=True)
@@ -29,14 +24,14 @@ class _Sent(_Open):
     mode = fields.String(validate=validate.Equal("mock"), metadata={"description": "only on sandbox (mock) runs"})
 
 
-class StageResultSchema(_Open):
+class StageResultSchema(OpenSchema):
     status = fields.String(required=True, validate=validate.OneOf(("succeeded", "failed")))
     attempt = fields.Integer(required=True)
     duration_ms = fields.Integer(allow_none=True, required=True)
     summary = fields.Dict(allow_none=True, required=True)
 
 
-class DecisionSchema(_Open):
+class DecisionSchema(OpenSchema):
     recommendation = fields.String(allow_none=True, required=True, validate=validate.OneOf(("GO", "PIVOT", "KILL")))
     confidence = fields.Float(allow_none=True, required=True)
     score = fields.Float(allow_none=True, required=True)
