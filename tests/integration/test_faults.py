@@ -180,7 +180,8 @@ def test_redis_flushed_with_twenty_runs_in_flight(fault_stack, redis_server) -> 
     run_ids = _submit(stack, 20, iterations=2_000, tag="FLUSH")
     _wait_in_flight(stack, db, run_ids, lambda: client.llen("smvm.pipeline") >= 5)
     client.flushdb()
-    assert client.llen("smvm.pipeline") == 0
+    # Workers keep running: one may publish its next stage between the flush and this check (seen once: 1).
+    assert client.llen("smvm.pipeline") < 5
     before = _sweeper_requeues(stack)
     _wait_all_completed(stack, db, run_ids, timeout=150)
     assert _sweeper_requeues(stack) > before, "the runs completed without the sweeper: nothing was lost by the flush"

@@ -36,7 +36,9 @@ def sync_stack(callback_settings: Settings,  # noqa: F811 - the imported fixture
                tractionbuild: Receiver, tmp_path_factory: pytest.TempPathFactory):
     log_dir = tmp_path_factory.mktemp("sync-logs")
     clock = log_dir / "clock"
-    clock.write_text(DAY1.isoformat())
+    # Beats tick as soon as they start: keep their clock before the test's days until its runs are completed, or a
+    # first tick at DAY1 can record day 0 with nothing due yet (seen once: day 0 never synced).
+    clock.write_text((DAY1 - dt.timedelta(days=10)).isoformat())
     settings = callback_settings.with_overrides(
         tractionbuild_base_url=tractionbuild.url, results_sync_tick_seconds=1.0, clock_file=clock,
         results_sync_after_days=30.0,
