@@ -162,6 +162,10 @@ class Settings:
         settings = cls(**values)  # type: ignore[arg-type]
         if settings.env not in ENVIRONMENTS:
             raise ConfigurationError(f"SMVM_ENV must be one of {', '.join(ENVIRONMENTS)}, not {settings.env!r}")
+        if not settings.runs_dir.is_absolute():
+            # Fixed once, against this process's working directory: the runs table, the T0 answer and the logs then
+            # name one directory, and a CLI started elsewhere (`smvm erase`) is not silently pointed at another.
+            settings = settings.with_overrides(runs_dir=settings.runs_dir.absolute())
         if settings.broker_url is None and settings.redis_url:
             settings = settings.with_overrides(broker_url=settings.redis_url)
         if settings.webhook_secret is None and settings.is_development:

@@ -37,6 +37,14 @@ def test_values_are_coerced() -> None:
     assert settings.webhook_secret, "development gets a fixed secret"
 
 
+def test_a_relative_runs_dir_is_fixed_against_the_working_directory(tmp_path, monkeypatch) -> None:
+    # Stored in runs.run_dir and in the T0 answer: a relative value would mean another directory to each process
+    # (or `smvm erase`) started somewhere else.
+    monkeypatch.chdir(tmp_path)
+    assert Settings.from_environ({"SMVM_RUNS_DIR": "var/runs"}).runs_dir == tmp_path / "var" / "runs"
+    assert Settings.from_environ({}).runs_dir == tmp_path / "runs"
+
+
 @pytest.mark.parametrize(("environ", "message"), [
     ({"SMVM_DB_POOL_MAX": "many"}, "SMVM_DB_POOL_MAX"),
     ({"SMVM_CALLBACK_ALLOW_HTTP": "perhaps"}, "SMVM_CALLBACK_ALLOW_HTTP"),
