@@ -12,7 +12,11 @@ worker_class = "gthread"
 # The seed's strictest endpoint budget is 60 s (PUT /complete); nothing should come close.
 timeout = 60
 graceful_timeout = 30
-keepalive = 5
+# Seconds an idle keep-alive connection stays open. A request a client sends on a pooled connection just as the
+# server closes it gets no answer (the keep-alive race): behind a load balancer set this above its idle timeout;
+# direct clients should keep their pool's idle timeout below it, and retry a POST that got no answer with the same
+# Idempotency-Key.
+keepalive = int(os.environ.get("SMVM_WEB_KEEPALIVE", "5"))
 # No gunicorn access log: the app writes one JSON line per request (logger smvm.api.access: route, status,
 # duration, correlation id); a second, unstructured line per request only doubled the logging cost.
 accesslog = None

@@ -1,5 +1,6 @@
 import configparser
 import re
+import runpy
 import shlex
 from pathlib import Path
 
@@ -257,3 +258,17 @@ def test_prometheus_scrapes_the_api_and_flower_and_loads_the_alerts() -> None:
     jobs = {job["job_name"]: job for job in config["scrape_configs"]}
     assert jobs["smvm-api"]["metrics_path"] == "/metrics"
     assert jobs["smvm-flower"]["metrics_path"] == "/metrics"
+
+
+def test_gunicorn_keepalive_comes_from_the_environment(monkeypatch, tmp_path) -> None:
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    assert runpy.run_path(str(DEPLOY / "gunicorn.conf.py"))["keepalive"] == 5
+    monkeypatch.setenv("SMVM_WEB_KEEPALIVE", "75")
+    assert runpy.run_path(str(DEPLOY / "gunicorn.conf.py"))["keepalive"] == 75
+
+
+def test_kubernetes_web_keeps_connections_longer_than_a_load_balancer_idles() -> None:
+    web = next(doc for doc in yaml.safe_load_all((DEPLOY / "k8s" / "web.yaml").read_text())
+               if doc and doc["kind"] == "Deployment")
+    env = {item["name"]: item.get("value") for item in web["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert int(env["SMVM_WEB_KEEPALIVE"]) > 60
