@@ -300,10 +300,12 @@ class RunStore:
             values = [psycopg2.extras.Json(v) if isinstance(v, dict | list) else v
                       for v in {**row, "request": seal_request(row["request"], self.cipher)}.values()]
             cur.execute(
-                f"INSERT INTO runs ({columns}) VALUES ({placeholders}) ON CONFLICT DO NOTHING RETURNING run_id",
+                f"INSERT INTO runs ({columns}) VALUES ({placeholders}) ON CONFLICT DO NOTHING"
+                f" RETURNING {_RUN_COLUMNS}",
                 values,
             )
-            if cur.fetchone() is None:
+            inserted = cur.fetchone()
+            if inserted is None:
                 cur.execute(
                     "SELECT run_id, request_fingerprint, response FROM runs WHERE run_id = %s OR validation_id = %s",
                     (run_id, validation_id),
@@ -331,7 +333,8 @@ class RunStore:
                     for position, stage in enumerate(STAGES)
                 ],
             )
-            run = self._load_run(cur, run_id)
+            # The row as stored, with the plaintext request this call already holds (no second read or decrypt).
+            run = {**inserted, "request": stored_request}
             self._event(cur, pending, run, "RUN_INITIATED", data={"validation": validation})
             pending.snapshot = self._snapshot(run)
         pending.flush()
