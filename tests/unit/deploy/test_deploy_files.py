@@ -262,6 +262,7 @@ def test_prometheus_scrapes_the_api_and_flower_and_loads_the_alerts() -> None:
 
 def test_gunicorn_keepalive_comes_from_the_environment(monkeypatch, tmp_path) -> None:
     monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    monkeypatch.delenv("SMVM_WEB_KEEPALIVE", raising=False)  # a developer's sourced .env must not decide the default
     assert runpy.run_path(str(DEPLOY / "gunicorn.conf.py"))["keepalive"] == 5
     monkeypatch.setenv("SMVM_WEB_KEEPALIVE", "75")
     assert runpy.run_path(str(DEPLOY / "gunicorn.conf.py"))["keepalive"] == 75
