@@ -16,7 +16,14 @@ log = logging.getLogger(__name__)
 
 #: Celery's Redis transport keeps each queue as a list; priorities 3/6/9 go to suffixed lists.
 QUEUES = ("smvm.pipeline", "smvm.simulation", "smvm.callbacks", "smvm.maintenance")
-_PRIORITY_SUFFIXES = ("", "\x06\x163", "\x06\x166", "\x06\x169")
+
+
+def priority_list_suffix(priority: int) -> str:
+    """What kombu appends to a queue's name for the list holding its messages of ``priority`` (0, 3, 6 or 9)."""
+    return f"\x06\x16{priority}" if priority else ""
+
+
+_PRIORITY_SUFFIXES = tuple(priority_list_suffix(priority) for priority in (0, 3, 6, 9))
 #: Hash where kombu keeps delivered-but-unacknowledged messages (acks_late: these are running or reserved).
 UNACKED_KEY = "unacked"
 

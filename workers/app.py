@@ -6,6 +6,7 @@ from celery import Celery
 from kombu import Queue
 
 from smvm.config import Settings
+from smvm.metrics import priority_list_suffix
 from smvm.pipeline.stages import PIPELINE_QUEUE, SIMULATION_QUEUE, STAGES
 from workers import broker
 
@@ -17,7 +18,7 @@ QUEUES = (PIPELINE_QUEUE, SIMULATION_QUEUE, CALLBACKS_QUEUE, MAINTENANCE_QUEUE)
 #: serves them in that order. Routine progress updates are published at this priority, behind decisions and alerts.
 DEFERRED_PRIORITY = 6
 #: The Redis list a queue's deferred messages wait in (kombu's separator; metrics and KEDA count it too).
-DEFERRED_LIST_SUFFIX = f"\x06\x16{DEFERRED_PRIORITY}"
+DEFERRED_LIST_SUFFIX = priority_list_suffix(DEFERRED_PRIORITY)
 
 TASK_MODULES = ("workers.tasks", "workers.maintenance", "workers.probes", "workers.callbacks", "workers.signals")
 
