@@ -16,7 +16,8 @@ def test_files_on_disk_are_ciphertext_and_read_back_plain(tmp_path) -> None:
     run_dir.append_event({"kind": "RUN_STARTED"})
     run_dir.append_event({"kind": "RUN_COMPLETED"})
     raw = (run_dir.path / "outputs/decision.output.json").read_bytes()
-    assert raw.startswith(MAGIC) and b"GO" not in raw
+    # Look for a quoted JSON key: a quote cannot occur in Fernet's base64 text, whereas a bare "GO" does by chance.
+    assert raw.startswith(MAGIC) and b'"recommendation"' not in raw
     assert b"RUN_STARTED" not in (run_dir.path / "events.jsonl").read_bytes()
     assert run_dir.read_json("outputs/decision.output.json") == {"recommendation": "GO"}
     assert run_dir.read_bytes("events.jsonl").count(b"\n") == 2
