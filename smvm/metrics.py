@@ -10,20 +10,11 @@ from typing import Any
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric, SummaryMetricFamily
 from prometheus_client.registry import Collector
 
+from smvm.queues import CALLBACKS_QUEUE, PRIORITY_LIST_SUFFIXES, QUEUES
 from smvm.store.db import Database
 
 log = logging.getLogger(__name__)
 
-#: Celery's Redis transport keeps each queue as a list; priorities 3/6/9 go to suffixed lists.
-QUEUES = ("smvm.pipeline", "smvm.simulation", "smvm.callbacks", "smvm.maintenance")
-
-
-def priority_list_suffix(priority: int) -> str:
-    """What kombu appends to a queue's name for the list holding its messages of ``priority`` (0, 3, 6 or 9)."""
-    return f"\x06\x16{priority}" if priority else ""
-
-
-_PRIORITY_SUFFIXES = tuple(priority_list_suffix(priority) for priority in (0, 3, 6, 9))
 #: Hash where kombu keeps delivered-but-unacknowledged messages (acks_late: these are running or reserved).
 UNACKED_KEY = "unacked"
 
@@ -58,13 +49,13 @@ def queue_depths(client: Any) -> dict[str, int]:
 
 def _queue_lengths(pipe: Any) -> None:
     for queue in QUEUES:
-        for suffix in _PRIORITY_SUFFIXES:
+        for suffix in PRIORITY_LIST_SUFFIXES:
             pipe.llen(queue + suffix)
 
 
 def _queue_depths(replies: list[Any]) -> dict[str, int]:
     """The depths from the replies of ``_queue_lengths`` (the first ones of the pipeline)."""
-    width = len(_PRIORITY_SUFFIXES)
+    width = len(PRIORITY_LIST_SUFFIXES)
     return {queue: int(sum(replies[index * width:(index + 1) * width])) for index, queue in enumerate(QUEUES)}
 
 
@@ -152,7 +143,7 @@ class StateCollector(Collector):
                             " WHERE last_attempt_at > now() - interval '1 day'")
                 at = cur.fetchone()["at"]
                 if at is not None:
-                    started["smvm.callbacks"] = float(at)
+                    started[CALLBACKS_QUEUE] = float(at)
 
         runs = GaugeMetricFamily("smvm_runs", "Runs by current status", labels=["status"])
         for status in RUN_STATUSES:

@@ -6,13 +6,9 @@ from celery import Celery
 from kombu import Queue
 
 from smvm.config import Settings
-from smvm.metrics import priority_list_suffix
-from smvm.pipeline.stages import PIPELINE_QUEUE, SIMULATION_QUEUE, STAGES
+from smvm.pipeline.stages import STAGES
+from smvm.queues import CALLBACKS_QUEUE, MAINTENANCE_QUEUE, PIPELINE_QUEUE, QUEUES, priority_list_suffix
 from workers import broker
-
-CALLBACKS_QUEUE = "smvm.callbacks"
-MAINTENANCE_QUEUE = "smvm.maintenance"
-QUEUES = (PIPELINE_QUEUE, SIMULATION_QUEUE, CALLBACKS_QUEUE, MAINTENANCE_QUEUE)
 
 #: kombu's Redis transport keeps a queue's messages of priority 0 (the default), 3, 6 and 9 in separate lists and
 #: serves them in that order. Routine progress updates are published at this priority, behind decisions and alerts.

@@ -8,10 +8,11 @@ import logging
 import redis
 from celery import Celery, Task, shared_task
 
+from smvm.queues import CALLBACKS_QUEUE
 from smvm.webhooks import services as webhooks
 from smvm.webhooks.breaker import CircuitBreaker
 from smvm.webhooks.sync import purge_expired_runs, schedule_results_sync
-from workers.app import CALLBACKS_QUEUE, DEFERRED_PRIORITY
+from workers.app import DEFERRED_PRIORITY
 from workers.broker import queued_messages
 from workers.context import get_store
 

@@ -14,11 +14,9 @@ from smvm.artifacts import RunDirectory
 from smvm.decision.services import analyse_decision
 from smvm.intake.services import validate_idea
 from smvm.market.services import ingest_market_data, synthesize_competitors, synthesize_personas
+from smvm.queues import PIPELINE_QUEUE, SIMULATION_QUEUE
 from smvm.reports.services import build_validation_summary, render_markdown_report, render_pdf_report
 from smvm.simulation.services import build_simulation_config, run_simulation
-
-PIPELINE_QUEUE = "smvm.pipeline"
-SIMULATION_QUEUE = "smvm.simulation"
 
 
 @dataclasses.dataclass

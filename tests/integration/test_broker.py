@@ -9,7 +9,8 @@ import pytest
 import redis
 
 from smvm.config import Settings
-from workers.app import CALLBACKS_QUEUE, create_celery
+from smvm.queues import CALLBACKS_QUEUE
+from workers.app import create_celery
 
 pytestmark = pytest.mark.integration
 
