@@ -10,6 +10,7 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Blueprint
 
 from smvm import __version__
+from smvm.config import Settings
 from smvm.intake.schemas import CanonicalRequestSchema, LegacyRequestSchema, TractionBuildProjectSchema
 from smvm.runs.schemas import (
     CancelSchema,
@@ -74,6 +75,10 @@ def _body(schema: Any, *, required: bool = True) -> dict[str, Any]:
     return {"required": required, "content": {"application/json": {"schema": schema}}}
 
 
+#: The document is built once, without a deployment's settings: it states the default schedule.
+_RETRY_DELAYS = ", ".join(f"{delay:g}" for delay in Settings.webhook_retry_delays)
+
+
 def _callback(path: str, summary: str, schema: str) -> dict[str, Any]:
     # The canonical body's metadata.callback_url; the older shapes carry it at the top level (README, Callbacks).
     return {f"{{$request.body#/metadata/callback_url}}/{path}": {"post": {
@@ -85,7 +90,7 @@ def _callback(path: str, summary: str, schema: str) -> dict[str, Any]:
             "2XX": {"description": "Received"},
             "410": {"description": "Gone: SMVM stops sending to this URL"},
             "429": {"description": "Retry after `Retry-After` without spending a retry (also 503)"},
-            "default": {"description": "Retried after 1, 2, 4, 8 and 16 s, then a dead letter"},
+            "default": {"description": f"Retried after {_RETRY_DELAYS} s (`SMVM_WEBHOOK_RETRY_DELAYS`), then a dead letter"},
         },
     }}}
 

@@ -4,7 +4,8 @@ import datetime as dt
 
 import pytest
 
-from smvm.webhooks.payloads import alerts_for_event, build_sync_v1, build_update_v1, encode
+from smvm.webhooks.payloads import ALERT_SEVERITY, alerts_for_event, build_alert_v1, build_sync_v1, build_update_v1, encode
+from smvm.webhooks.schemas import ValidationAlertSchema, ValidationUpdateSchema
 
 pytestmark = pytest.mark.unit
 
@@ -75,8 +76,6 @@ def test_sync_payload_has_every_seed_file_and_encodes_stably() -> None:
 @pytest.mark.parametrize("kind", ["RUN_INITIATED", "RUN_STARTED", "STAGE_STARTED", "STAGE_COMPLETED", "DECISION_READY",
                                   "RUN_COMPLETED", "RUN_FAILED"])
 def test_every_update_matches_its_documented_schema(kind: str) -> None:
-    from smvm.webhooks.schemas import ValidationUpdateSchema
-
     decision = {"recommendation": "PIVOT", "confidence": 0.7, "score": 61.0, "critical_success_factors": ["a"],
                 "risk_assessment": {"overall": "medium"}, "key_factors": [{"factor": "risk"}]}
     run = {**RUN, "error": {"message": "boom"}} if kind == "RUN_FAILED" else RUN
@@ -91,9 +90,6 @@ def test_every_update_matches_its_documented_schema(kind: str) -> None:
 
 
 def test_every_alert_matches_its_documented_schema() -> None:
-    from smvm.webhooks.payloads import ALERT_SEVERITY, build_alert_v1
-    from smvm.webhooks.schemas import ValidationAlertSchema
-
     for alert_type in ALERT_SEVERITY:
         payload = build_alert_v1(RUN, alert_type, "message", {"x": 1}, "2026-01-01T00:00:05Z")
         assert ValidationAlertSchema().validate(payload) == {}, alert_type
