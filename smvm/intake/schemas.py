@@ -9,10 +9,16 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
 from smvm.ids import SAFE_ID, SAFE_PROJECT_ID
+from smvm.intake.evidence import EvidenceSchema, FinancialsSchema, RetentionSchema, TeamSchema, TechnologySchema
 from smvm.market.priors import DOMAINS
-from smvm.market.schemas import EvidenceSchema
 
-MAX_MONEY = 1e15  # a quadrillion dollars: above any real market, below float trouble
+#: The largest market a request may state, in USD a year. Global IT spending, every product together, is about
+#: $5T a year; no single product's market reaches $3T, so a larger figure is a unit error (cents, or a stock
+#: instead of a yearly flow) and is refused rather than simulated.
+MAX_MARKET = 3e12
+#: The largest SOM a request may state, as a share of its SAM: over the model's 36-month horizon no new venture
+#: obtains more than half of its serviceable market.
+MAX_SOM_SHARE = 0.5
 MAX_SEED = 2**63 - 1
 SAMPLERS = ("sobol", "mc")
 URGENCIES = ("low", "medium", "high")
@@ -23,6 +29,8 @@ _MARKUP = re.compile(r"<\s*/?\s*[a-zA-Z!][^>]*>")
 
 def _plain_text(value: str) -> None:
     """Free text goes into reports and callbacks verbatim, so refuse control characters and markup."""
+    if value and not value.strip():
+        raise ValidationError("Must not be blank: give text, or leave the field out.")
     if _CONTROL.search(value):
         raise ValidationError("Must not contain control characters.")
     if _MARKUP.search(value):
@@ -35,7 +43,10 @@ def Text(*, max_length: int, required: bool = False, min_length: int = 0, **kwar
 
 
 def Money(**kwargs: Any) -> fields.Float:  # noqa: N802 - reads as a field type
-    return fields.Float(allow_nan=False, validate=validate.Range(min=0, max=MAX_MONEY), **kwargs)
+    """A market size in USD a year: above 0 (a market of nothing is not a market) and at most MAX_MARKET."""
+    return fields.Float(allow_nan=False, validate=validate.Range(
+        min=0, min_inclusive=False, max=MAX_MARKET,
+        error="Must be greater than 0 and at most {max:.0e} USD a year (see MAX_MARKET)."), **kwargs)
 
 
 def _path_safe(value: str) -> None:
@@ -108,6 +119,10 @@ class CanonicalRequestSchema(Schema):
     # An absent nested object skips its schema, so its defaults come from loading an empty one.
     metadata = fields.Nested(MetadataSchema, load_default=lambda: MetadataSchema().load({}))
     evidence = fields.Nested(EvidenceSchema, load_default=dict)
+    team = fields.Nested(TeamSchema, load_default=dict)
+    technology = fields.Nested(TechnologySchema, load_default=dict)
+    financials = fields.Nested(FinancialsSchema, load_default=dict)
+    retention = fields.Nested(RetentionSchema, load_default=None, allow_none=True)
     correlation_id = Text(max_length=128, load_default=None, allow_none=True)
 
     @post_load
@@ -146,6 +161,10 @@ class LegacyRequestSchema(Schema):
     correlation_id = Text(max_length=128, load_default=None, allow_none=True)
     configuration = fields.Nested(ConfigurationSchema, load_default=dict)
     evidence = fields.Nested(EvidenceSchema, load_default=dict)
+    team = fields.Nested(TeamSchema, load_default=dict)
+    technology = fields.Nested(TechnologySchema, load_default=dict)
+    financials = fields.Nested(FinancialsSchema, load_default=dict)
+    retention = fields.Nested(RetentionSchema, load_default=None, allow_none=True)
 
     @post_load
     def normalize(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
@@ -180,6 +199,12 @@ class TractionBuildProjectSchema(Schema):
                               validate=validate.Length(max=2048))
     correlation_id = Text(max_length=128, load_default=None, allow_none=True)
     configuration = fields.Nested(ConfigurationSchema, load_default=dict)
+    # TractionBuild's project record carries the same facts under the same names when it has them.
+    evidence = fields.Nested(EvidenceSchema, load_default=dict)
+    team = fields.Nested(TeamSchema, load_default=dict)
+    technology = fields.Nested(TechnologySchema, load_default=dict)
+    financials = fields.Nested(FinancialsSchema, load_default=dict)
+    retention = fields.Nested(RetentionSchema, load_default=None, allow_none=True)
 
     @post_load
     def normalize(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
@@ -246,8 +271,19 @@ def _normalized(
         "run_id": data.get("run_id"),
         "idea": {**_IDEA_DEFAULTS, **idea},
         "evidence": data.get("evidence") or {},
+        "facts": {
+            "team": _given(data.get("team")),
+            "technology": _given(data.get("technology")),
+            "financials": _given(data.get("financials")),
+            "retention": data.get("retention"),
+        },
         # An absent "configuration" skips the nested schema, so fill its defaults here.
         "configuration": {**ConfigurationSchema().load({}), **data["configuration"]},
         "metadata": meta,
         "correlation_id": correlation_id,
     }
+
+
+def _given(facts: dict[str, Any] | None) -> dict[str, Any]:
+    """Only the facts the client stated: an absent key and a null one both mean "not known"."""
+    return {key: value for key, value in (facts or {}).items() if value is not None}

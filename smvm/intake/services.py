@@ -12,7 +12,12 @@ from marshmallow import Schema, ValidationError
 
 from smvm.config import Settings
 from smvm.errors import RequestValidationError
-from smvm.intake.schemas import CanonicalRequestSchema, LegacyRequestSchema, TractionBuildProjectSchema
+from smvm.intake.schemas import (
+    MAX_SOM_SHARE,
+    CanonicalRequestSchema,
+    LegacyRequestSchema,
+    TractionBuildProjectSchema,
+)
 from smvm.privacy.services import scrub_request
 from smvm.webhooks.errors import DestinationRejectedError
 from smvm.webhooks.policy import check_destination
@@ -90,6 +95,10 @@ def _market_size_errors(idea: dict[str, Any], prefix: str) -> dict[str, list[str
         errors[f"{prefix}.estimated_som"] = ["Must not exceed estimated_sam (SOM <= SAM)."]
     elif som is not None and tam is not None and som > tam:
         errors[f"{prefix}.estimated_som"] = ["Must not exceed estimated_tam (SOM <= TAM)."]
+    elif som is not None and sam is not None and som > MAX_SOM_SHARE * sam:
+        errors[f"{prefix}.estimated_som"] = [
+            f"Must be at most {MAX_SOM_SHARE:.0%} of estimated_sam: no new venture obtains more than that share of "
+            "its serviceable market within the 36-month horizon (see MAX_SOM_SHARE)."]
     return errors
 
 
@@ -99,9 +108,24 @@ def fingerprint(request: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+#: A claimed SOM above this share of the SAM needs paying customers behind it to be believed.
+SOM_SHARE_NEEDS_EVIDENCE = 0.10
+#: Months of runway below which the plan depends on raising money now.
+SHORT_RUNWAY_MONTHS = 6
+_PRICE_IN_TEXT = re.compile(r"\$\s?\d[\d,]*(?:\.\d+)?\s*(?:/|per|a|an)\s*(?:month|mo\b|year|yr\b|seat|user)", re.I)
+
+
 def validate_idea(request: dict[str, Any]) -> dict[str, Any]:
-    """T0 business-logic checks: gate risks, vague text and recommendations. Never raises for a valid schema."""
+    """T0 business-logic checks: gate failures, doubts, vague text and recommendations.
+
+    A check is ``failed`` when the client's own facts break a rule no simulation can rescue (the contract's $1M
+    TAM gate, a negative gross margin); ``failed`` makes ``business_logic_check`` failed, and the decision KILLs on
+    it. Softer doubts are warnings. Never raises for a valid schema.
+    """
     idea = request["idea"]
+    evidence = request.get("evidence") or {}
+    facts = request.get("facts") or {}
+    financials = facts.get("financials") or {}
     issues: list[dict[str, str]] = []
     recommendations: list[str] = []
 
@@ -110,16 +134,44 @@ def validate_idea(request: dict[str, Any]) -> dict[str, Any]:
         if advice:
             recommendations.append(advice)
 
-    tam = idea["estimated_tam"]
+    tam, sam, som = idea["estimated_tam"], idea["estimated_sam"], idea["estimated_som"]
     if tam is None:
         flag("tam_missing", "estimated_tam", "No TAM given; the domain benchmark will be used.", "info",
              "Provide an estimated TAM with its source so the market gate rests on evidence, not a benchmark.")
     elif tam < GATE_MIN_TAM:
-        flag("tam_below_gate", "estimated_tam", f"TAM ${tam:,.0f} is below the $1M T0+3 gate.", "high",
+        flag("tam_below_gate", "estimated_tam", f"TAM ${tam:,.0f} is below the $1M T0+3 gate.", "failed",
              "Broaden the target market or revisit the TAM estimate: the gate requires at least $1M.")
-    if idea["estimated_sam"] is None or idea["estimated_som"] is None:
+    if sam is None or som is None:
         flag("funnel_incomplete", "estimated_sam", "SAM or SOM missing; they will be derived from domain ratios.", "info",
              "Estimate SAM and SOM bottom-up (reachable customers x price) to tighten the simulation.")
+    elif som > SOM_SHARE_NEEDS_EVIDENCE * sam and not (evidence.get("traction") or {}).get("customers"):
+        flag("som_share_unsupported", "estimated_som",
+             f"SOM is {som / sam:.0%} of SAM with no paying customers behind it.", "medium",
+             f"A SOM above {SOM_SHARE_NEEDS_EVIDENCE:.0%} of SAM within three years needs evidence (distribution, "
+             "paying customers); the simulation forecasts from the market, not from the SOM.")
+    gross_margin = financials.get("gross_margin")
+    if gross_margin is not None and gross_margin < 0:
+        flag("gross_margin_negative", "financials.gross_margin",
+             f"Gross margin {gross_margin:.0%}: every sale loses money before any fixed cost.", "failed",
+             "Fix the cost of goods or the price so that each sale makes money before scaling anything.")
+    burn, cash = financials.get("monthly_burn"), financials.get("cash_on_hand")
+    if burn and cash is not None:
+        traction = evidence.get("traction") or {}
+        net = burn - 0.5 * float(traction.get("monthly_revenue") or 0.0)
+        if net > 0 and cash / net < SHORT_RUNWAY_MONTHS:
+            flag("runway_short", "financials.cash_on_hand", f"About {cash / net:.1f} months of runway at the stated "
+                 "burn.", "medium", "Raise or cut the burn before anything else: the plan depends on new money now.")
+    price = financials.get("planned_price")
+    survey = evidence.get("wtp_survey") or []
+    if price and survey:
+        too_expensive = sorted(answer["too_expensive"] for answer in survey)[len(survey) // 2]
+        if price > too_expensive:
+            flag("price_above_survey", "financials.planned_price", f"The planned price ${price:,.2f} is above what "
+                 f"half the surveyed buyers call too expensive (${too_expensive:,.2f}).", "high",
+                 "Re-price within the survey's acceptable range, or show buyers who pay the planned price.")
+    if price is None and _PRICE_IN_TEXT.search(idea["description"]):
+        flag("price_in_text", "financials.planned_price", "The description mentions a price, but the simulation uses "
+             "stated facts only.", "info", "State the price as financials.planned_price.")
 
     words = re.findall(r"[A-Za-z][A-Za-z'-]+", idea["description"])
     if len(words) < 8:
@@ -136,8 +188,8 @@ def validate_idea(request: dict[str, Any]) -> dict[str, Any]:
              "State why customers would switch from what they use today.")
 
     severities = {issue["severity"] for issue in issues}
-    risk = "high" if "high" in severities else "medium" if "medium" in severities else "low"
-    business_check = "warning" if severities & {"high", "medium"} else "passed"
+    risk = "high" if severities & {"failed", "high"} else "medium" if "medium" in severities else "low"
+    business_check = "failed" if "failed" in severities else "warning" if severities & {"high", "medium"} else "passed"
     if not recommendations:
         recommendations.append("Proceed to market simulation; no T0 issues found.")
     return {

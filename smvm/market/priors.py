@@ -61,6 +61,19 @@ def input_definitions() -> dict[str, dict[str, str]]:
 INPUT_NAMES: tuple[str, ...] = tuple(_load()["inputs"].keys())
 
 
+def physical_range(name: str) -> dict[str, Any]:
+    """The values input ``name`` can physically take (churn in [0, 1), gross margin at most 1, ...), with a text
+    form for error messages.
+
+    :raises KeyError: if ``name`` is not one of :data:`INPUT_NAMES`.
+    """
+    bounds = dict(_load()["inputs"][name]["range"])
+    left = "(" if bounds["exclusive_min"] else "["
+    right = ")" if bounds["exclusive_max"] else "]"
+    bounds["text"] = f"{left}{bounds['min']:g}, {bounds['max']:g}{right} {_load()['inputs'][name]['unit']}"
+    return bounds
+
+
 def domain_priors(domain: str) -> dict[str, dict[str, Any]]:
     """The benchmark priors of ``domain`` as ``{input: {low, likely, high, source, distribution, unit}}``.
 

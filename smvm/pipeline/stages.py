@@ -11,12 +11,15 @@ from typing import Any
 
 from smvm import __version__
 from smvm.artifacts import RunDirectory
-from smvm.decision.services import analyse_decision
+from smvm.decision.analysis import analyse_decision
 from smvm.intake.services import validate_idea
-from smvm.market.services import ingest_market_data, synthesize_competitors, synthesize_personas
+from smvm.market.competitors import synthesize_competitors
+from smvm.market.ingestion import ingest_market_data
+from smvm.market.personas import synthesize_personas
 from smvm.queues import PIPELINE_QUEUE, SIMULATION_QUEUE
 from smvm.reports.services import build_validation_summary, render_markdown_report, render_pdf_report
-from smvm.simulation.services import build_simulation_config, run_simulation
+from smvm.simulation.config import build_simulation_config
+from smvm.simulation.execution import run_simulation
 
 
 @dataclasses.dataclass
@@ -95,11 +98,13 @@ def _market_simulation(ctx: StageContext) -> dict[str, Any]:
         seed=ctx.seed,
         sampler=configuration.get("sampler", "sobol"),
         scenario=configuration.get("scenario", "base"),
+        validation=ctx.read_json("validation_result.json"),
     )
     ctx.write_json("outputs/simulation.config.json", config)
     result = run_simulation(config, progress=ctx.progress)
     ctx.write_json("outputs/simulation.result.json", result)
-    return {"paths": result.get("paths", config.get("iterations")), "p_npv_positive": result.get("p_npv_positive")}
+    return {"paths": result["paths"]["used"], "p_npv_positive": result["metrics"]["p_npv_positive"],
+            "recommendation": result["verdict"]["verdict"]}
 
 
 def _decision_analysis(ctx: StageContext) -> dict[str, Any]:

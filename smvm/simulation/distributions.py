@@ -1,4 +1,5 @@
-"""Marginal distributions (PERT, triangular, lognormal) by inverse CDF, and the Gaussian rank-correlation copula."""
+"""Marginal distributions (PERT, triangular, lognormal, uniform, and the Beta and Gamma posteriors evidence yields)
+by inverse CDF, and the Gaussian rank-correlation copula."""
 
 from __future__ import annotations
 
@@ -41,6 +42,17 @@ def _pert_table(low: float, likely: float, high: float, lam: float) -> tuple[np.
     return table, np.diff(table)
 
 
+@functools.cache
+def _posterior_table(family: str, first: float, second: float) -> tuple[np.ndarray, np.ndarray]:
+    """Quantiles of a Beta(a, b) on [0, 1] or a Gamma(shape, scale), on the same cosine grid as PERT's."""
+    s = np.linspace(0.0, 1.0, _TABLE_SIZE + 1)
+    # The Gamma's last quantile is infinite; the grid's ends stop just short of 0 and 1 (u never reaches them).
+    grid = np.clip(0.5 * (1.0 - np.cos(np.pi * s)), 1e-12, 1.0 - 1e-12)
+    sp = _special()
+    table = sp.betaincinv(first, second, grid) if family == "beta" else sp.gammaincinv(first, grid) * second
+    return table, np.diff(table)
+
+
 def _table_lookup(table: tuple[np.ndarray, np.ndarray], u: np.ndarray) -> np.ndarray:
     knots, slope = table
     pos = np.arccos(1.0 - 2.0 * u)
@@ -68,6 +80,10 @@ def ppf(spec: dict[str, Any], u: np.ndarray) -> np.ndarray:
     """Map uniforms ``u`` in (0, 1) to the input described by ``spec`` (distribution, low, likely, high)."""
     low, likely, high = float(spec["low"]), float(spec["likely"]), float(spec["high"])
     dist = spec["distribution"]
+    if dist == "beta":
+        return _table_lookup(_posterior_table("beta", float(spec["a"]), float(spec["b"])), u)
+    if dist == "gamma":
+        return _table_lookup(_posterior_table("gamma", float(spec["shape"]), float(spec.get("scale", 1.0))), u)
     if high - low <= 1e-12 * max(abs(high), abs(low), 1.0):
         return np.full(u.shape, likely, dtype=np.float64)
     if dist == "pert":
@@ -93,6 +109,10 @@ def cdf(spec: dict[str, Any], x: np.ndarray) -> np.ndarray:
     low, likely, high = float(spec["low"]), float(spec["likely"]), float(spec["high"])
     dist = spec["distribution"]
     sp = _special()
+    if dist == "beta":
+        return sp.betainc(float(spec["a"]), float(spec["b"]), np.clip(x, 0.0, 1.0))
+    if dist == "gamma":
+        return sp.gammainc(float(spec["shape"]), np.maximum(x, 0.0) / float(spec.get("scale", 1.0)))
     if dist == "pert":
         a, b = pert_params(low, likely, high, float(spec.get("lambda", PERT_LAMBDA)))
         return sp.betainc(a, b, np.clip((x - low) / (high - low), 0.0, 1.0))

@@ -30,40 +30,96 @@ def mnl_shares(utilities: np.ndarray, scale: float = 1.0) -> np.ndarray:
 
 
 def prepare_model(config: dict[str, Any]) -> dict[str, Any]:
-    """Turn the JSON config's market block into the numpy constants the kernel needs (done once per run)."""
+    """Turn the JSON config's market block into the numpy constants the kernel needs (done once per run).
+
+    Persona traits and the competitor fit vary by synthetic landscape: they are tables with one column per
+    landscape (segments × landscapes, or landscapes), and every path picks its column from its ``landscape`` draw.
+    """
     seg = config["segments"]
-    mnl = config["mnl"]
-    ref = float(config["market"]["reference_price"])
-    lam = float(mnl["scale"])
-    beta = np.array([s["price_sensitivity"] for s in seg])
-    comp_u = np.array([c["utility"] for c in config["competitors"]], dtype=np.float64)
-    comp_p = np.array([c["price"] for c in config["competitors"]], dtype=np.float64)
-    if comp_u.size:
-        # Σ_j exp(λ(u_j − β_s ln(p_j/ref))) is fixed per segment; the sampled competitor shift factors out.
-        comp_const = np.exp(lam * (comp_u[None, :] - beta[:, None] * np.log(comp_p[None, :] / ref))).sum(axis=1)
-    else:
-        comp_const = np.zeros(len(seg))
+    land = config["landscapes"]
+    persona = {k: np.asarray(v, dtype=np.float64) for k, v in land["persona"].items()}
+    competitor = {k: np.asarray(v, dtype=np.float64) for k, v in land["competitor"].items()}
+    wtp_mid = np.array([s["wtp_median"] for s in seg])[:, None] * persona["wtp_mult"]
+    market = config["market"]
     return {
-        "share": np.array([s["sam_share"] for s in seg])[:, None],
-        "wtp_mid": np.array([s["wtp_median"] for s in seg])[:, None],
-        "wtp_sigma": np.array([s["wtp_sigma"] for s in seg])[:, None],
-        "log_wtp_mid": np.log(np.array([s["wtp_median"] for s in seg]))[:, None],
+        "landscapes": int(land["count"]),
+        "share": persona["sam_share"],
+        "log_wtp_mid": np.log(wtp_mid),
         "inv_wtp_sigma": 1.0 / np.array([s["wtp_sigma"] for s in seg])[:, None],
-        "p_mult": np.array([s["p_mult"] for s in seg])[:, None],
-        "q_mult": np.array([s["q_mult"] for s in seg])[:, None],
-        "churn_mult": np.array([s["churn_mult"] for s in seg])[:, None],
+        "p_mult": np.array([s["p_mult"] for s in seg])[:, None] * persona["p_mult"],
+        "q_mult": np.array([s["q_mult"] for s in seg])[:, None] * persona["q_mult"],
+        "churn_mult": np.array([s["churn_mult"] for s in seg])[:, None] * persona["churn_mult"],
         "exp_mult": np.array([s["expansion_mult"] for s in seg])[:, None],
-        "beta": beta[:, None],
-        "comp_const": comp_const[:, None],
-        "lam": lam,
-        "outside": float(mnl["outside_utility"]),
-        "outside_exp": math.exp(lam * float(mnl["outside_utility"])),
-        "ref": ref,
-        "sam_accounts": float(config["market"]["sam_accounts"]),
-        "som_arr": float(config["market"]["som_target_arr"]),
-        "init_customers": float(config["market"].get("initial_customers", 0.0)),
-        "init_mrr": float(config["market"].get("initial_mrr", 0.0)),
+        "beta": np.array([s["price_sensitivity"] for s in seg])[:, None] * persona["beta_mult"],
+        "log_base": competitor["log_base"],
+        "comp_const": competitor["comp_const"],
+        "log_ref": np.log(competitor["reference_price"]),
+        "lam": float(config["mnl"]["scale"]),
+        "outside_exp": math.exp(float(config["mnl"]["scale"]) * float(config["mnl"]["outside_utility"])),
+        "sam_accounts": float(market["sam_accounts"]),
+        "som_arr": float(market["som_target_arr"]),
+        "init_customers": float(market.get("initial_customers", 0.0)),
+        "init_mrr": float(market.get("initial_mrr", 0.0)),
+        "traction_months": float(market.get("traction_months", 0.0)),
+        "launch_delay": float(market.get("launch_delay_months", 0.0)),
     }
+
+
+def focus_segment(model: dict[str, Any], index: int, adoption_boost: float = 1.5) -> dict[str, Any]:
+    """The model of a plan that sells to one segment only: the others' accounts drop out, and the chosen one's
+    adoption speeds up by ``adoption_boost`` (all the spend goes to it)."""
+    out = dict(model)
+    mask = np.zeros((model["share"].shape[0], 1))
+    mask[index] = 1.0
+    out["share"] = model["share"] * mask
+    out["p_mult"] = model["p_mult"] * np.where(mask > 0, adoption_boost, 1.0)
+    return out
+
+
+def landscape_index(u: np.ndarray, count: int) -> np.ndarray:
+    """The landscape each path draws, from its uniform."""
+    idx = (np.asarray(u) * count).astype(np.intp)
+    np.clip(idx, 0, count - 1, out=idx)
+    return idx
+
+
+#: Bounds of the Bass innovation rate solved from traction (per month): below the first, nobody ever buys; the
+#: second is an already saturated market.
+P_SOLVE_BOUNDS = (1e-9, 1.0)
+_SOLVE_ITERATIONS = 30
+
+
+def solve_bass_p(ceiling: np.ndarray, p_mult: np.ndarray, q: np.ndarray, months: float,
+                 target: np.ndarray) -> np.ndarray:
+    """Per path, the innovation rate p with Σ_s ceiling_s · F(months; p·p_mult_s, q_s) = target (adopters so far).
+
+    Monotone in p, so a bracketed secant on log p (Illinois variant) converges in a few steps; a target the
+    reachable market cannot hold saturates at the upper bound.
+    """
+    lo = np.full(target.shape, math.log(P_SOLVE_BOUNDS[0]))
+    hi = np.full(target.shape, math.log(P_SOLVE_BOUNDS[1]))
+
+    def gap(log_p: np.ndarray) -> np.ndarray:
+        p = np.exp(log_p) * p_mult
+        return (ceiling * bass_cdf(p, q, months)).sum(axis=0) - target
+
+    f_lo, f_hi = gap(lo), gap(hi)
+    saturated = f_hi <= 0
+    f_hi = np.where(saturated, 1.0, f_hi)
+    side = np.zeros(target.shape, dtype=np.int8)
+    for _ in range(_SOLVE_ITERATIONS):
+        mid = (lo * f_hi - hi * f_lo) / (f_hi - f_lo)
+        f_mid = gap(mid)
+        up = f_mid < 0
+        lo = np.where(up, mid, lo)
+        hi = np.where(up, hi, mid)
+        # Illinois: halve the weight of an end that stays put twice, so the bracket keeps shrinking from both sides.
+        f_lo = np.where(up, f_mid, np.where(side == -1, f_lo * 0.5, f_lo))
+        f_hi = np.where(up, np.where(side == 1, f_hi * 0.5, f_hi), f_mid)
+        side = np.where(up, 1, -1).astype(np.int8)
+    out = np.exp((lo * f_hi - hi * f_lo) / (f_hi - f_lo))
+    out[saturated] = P_SOLVE_BOUNDS[1]
+    return out
 
 
 def _ndtr(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
@@ -73,6 +129,18 @@ def _ndtr(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
 
 
 BLOCK = 8192  # paths per kernel block (one chunk): a sweep of 1,024-8,192 was fastest at 8,192
+#: The per-path outputs a run keeps for every path (the kernel returns a few more, used within a block).
+OUTPUTS = ("npv", "revenue_y1", "revenue_y2", "revenue_y3", "arr_36", "customers_36", "funding_need", "cash_36",
+           "breakeven_month", "payback_month", "roi", "ltv_cac", "cac_payback_months", "acceptance",
+           "market_share", "ceiling_accounts", "steady_profit", "breakeven_arr")
+
+
+def chunk_sizes(total: int, chunk: int) -> list[int]:
+    """``total`` paths as full chunks of ``chunk`` paths and one remainder."""
+    sizes = [chunk] * (total // chunk)
+    if total % chunk:
+        sizes.append(total % chunk)
+    return sizes
 
 
 def simulate(x: dict[str, np.ndarray], shocks: np.ndarray, model: dict[str, Any], scenario: dict[str, Any],
@@ -160,7 +228,7 @@ def _simulate_block(x: dict[str, np.ndarray], shocks: np.ndarray, model: dict[st
     gm = x["gross_margin"]
     opex = x["opex"] * sc.get("opex_mult", 1.0)
     r_m = (1.0 + x["discount_rate"]) ** (1.0 / 12.0) - 1.0
-    lam, beta = model["lam"], model["beta"]
+    lam = model["lam"]
 
     # --- per (segment, path) constants, in per-thread buffers (fresh (segments, n) arrays page-fault) -------
     segs = model["share"].shape[0]
@@ -168,23 +236,28 @@ def _simulate_block(x: dict[str, np.ndarray], shocks: np.ndarray, model: dict[st
     def seg_buf(name: str) -> np.ndarray:
         return thread_scratch(name, (segs, n))
 
-    accounts = np.multiply(model["sam_accounts"] * model["share"], x["market_size"] * sc.get("market_mult", 1.0),
-                           out=seg_buf("accounts"))
+    # Each path's synthetic landscape: its columns of the persona tables and of the competitor fit.
+    land = landscape_index(x["landscape"], model["landscapes"])
+    share_seg = np.take(model["share"], land, axis=1, out=seg_buf("share_seg"))
+    beta = np.take(model["beta"], land, axis=1, out=seg_buf("beta"))
+    accounts = np.multiply(share_seg, model["sam_accounts"], out=seg_buf("accounts"))
+    accounts *= x["market_size"] * sc.get("market_mult", 1.0)
     log_price = np.log(price)
     z_acc = np.log(x["wtp_level"] * sc.get("wtp_mult", 1.0))
     z_acc -= log_price
-    z_acc = np.add(z_acc, model["log_wtp_mid"], out=seg_buf("acceptance"))
+    z_acc = np.add(z_acc, np.take(model["log_wtp_mid"], land, axis=1, out=seg_buf("acceptance")), out=seg_buf("acceptance"))
     z_acc *= model["inv_wtp_sigma"]
     acceptance = _ndtr(z_acc, out=z_acc)
-    price_term = np.multiply(beta, log_price - math.log(model["ref"]), out=seg_buf("own"))
-    own = np.subtract(x["product_advantage"], price_term, out=price_term)
+    # Our utility: a typical competitor's (the landscape's fitted base) plus our advantage, less our price's
+    # penalty against the share-weighted competitor price.
+    price_term = np.multiply(beta, log_price - model["log_ref"][land], out=seg_buf("own"))
+    own = np.subtract(x["product_advantage"] + model["log_base"][land], price_term, out=price_term)
     if lam != 1.0:
         own *= lam
     own = np.exp(own, out=own)
-    comp_shift = np.exp(lam * (x["competitor_strength"] + sc.get("competitor_shift", 0.0)))
-    denom_share = np.multiply(model["comp_const"], comp_shift, out=seg_buf("denom_share"))
+    comp_shift = model["comp_const"][land] * np.exp(lam * (x["competitor_strength"] + sc.get("competitor_shift", 0.0)))
+    denom_share = np.add(own, comp_shift, out=seg_buf("denom_share"))
     denom_share += model["outside_exp"]
-    denom_share += own
     share = np.divide(own, denom_share, out=seg_buf("share"))
     ceiling = np.multiply(accounts, acceptance, out=seg_buf("ceiling"))
     ceiling *= share
@@ -193,16 +266,36 @@ def _simulate_block(x: dict[str, np.ndarray], shocks: np.ndarray, model: dict[st
     entry_month = NEVER
     if entrant:
         entry_month = int(entrant["month"])
-        extra = np.exp(lam * (entrant["utility"] + x["competitor_strength"]
-                              - beta * np.log(price * entrant["price_ratio"] / model["ref"])))
+        extra = np.exp(lam * (entrant["utility"] + model["log_base"][land] + x["competitor_strength"]
+                              - beta * (np.log(price * entrant["price_ratio"]) - model["log_ref"][land])))
         ceiling_after = accounts * acceptance * own / (denom_share + extra)
 
-    p = np.multiply(x["bass_p"], model["p_mult"], out=seg_buf("p"))
-    q = np.multiply(x["bass_q"], model["q_mult"], out=seg_buf("q"))
-    if sc.get("p_mult", 1.0) != 1.0:
-        p *= sc["p_mult"]
+    churn = np.take(model["churn_mult"], land, axis=1, out=seg_buf("churn"))
+    churn *= x["churn"]
+    if sc.get("churn_mult", 1.0) != 1.0:
+        churn *= sc["churn_mult"]
+    np.minimum(churn, 0.95, out=churn)
+    weights = np.divide(ceiling, np.maximum(ceiling.sum(axis=0), 1e-300), out=seg_buf("weights"))
+    churn_eff = np.multiply(churn, weights, out=seg_buf("tail2")).sum(axis=0)
+
+    p_mult = np.take(model["p_mult"], land, axis=1, out=seg_buf("p_mult"))
+    q = np.take(model["q_mult"], land, axis=1, out=seg_buf("q"))
+    q *= x["bass_q"]
     if sc.get("q_mult", 1.0) != 1.0:
         q *= sc["q_mult"]
+    months_in = model["traction_months"]
+    if months_in > 0:
+        # x["bass_p"] is the expected number of active customers now (see smvm.market.evidence.traction_spec):
+        # the adopters so far are that over the average survival since launch, and p is what brings this path's
+        # own reachable market there in the months on sale.
+        survival = np.where(churn_eff > 0, (1.0 - (1.0 - churn_eff) ** months_in) / np.maximum(churn_eff * months_in,
+                                                                                               1e-12), 1.0)
+        p_path = solve_bass_p(ceiling, p_mult, q, months_in, x["bass_p"] / survival)
+    else:
+        p_path = x["bass_p"]
+    p = np.multiply(p_mult, p_path, out=p_mult)
+    if sc.get("p_mult", 1.0) != 1.0:
+        p *= sc["p_mult"]
     neg_a = np.add(p, q, out=seg_buf("neg_a"))
     np.negative(neg_a, out=neg_a)
     # ceiling·F(τ) = A/(1 + r·e) − B with r = q/p, e = exp(−(p+q)τ), A = ceiling(1+r)/r, B = ceiling/r.
@@ -216,27 +309,33 @@ def _simulate_block(x: dict[str, np.ndarray], shocks: np.ndarray, model: dict[st
     if entrant:
         scale_b_after = ceiling_after * c
         scale_ac_after = (1.0 + c) * c * ceiling_after
-    churn = np.multiply(x["churn"], model["churn_mult"], out=seg_buf("churn"))
-    if sc.get("churn_mult", 1.0) != 1.0:
-        churn *= sc["churn_mult"]
-    np.minimum(churn, 0.95, out=churn)
     growth = np.multiply(x["expansion"], model["exp_mult"], out=seg_buf("growth"))
     growth += 1.0
     vol = x["shock_volatility"]
     clock_profile = sc.get("clock_profile")
     churn_profile = sc.get("churn_profile")
+    delay = model["launch_delay"]
 
     # state[0] = new adopters, state[1] = MRR ÷ price (price is per path, so it factors out), state[2] = customers
     state = thread_scratch("state", (3, segs, n))
-    state[1] = model["init_mrr"] * model["share"] / price
-    state[2] = model["init_customers"] * model["share"]
+    np.multiply(share_seg, model["init_mrr"] / price, out=state[1])
+    np.multiply(share_seg, model["init_customers"], out=state[2])
     mult = thread_scratch("mult", (2, segs, n))
     np.subtract(1.0, churn, out=mult[1])
     np.multiply(mult[1], growth, out=mult[0])
 
     g = thread_scratch("g", ceiling.shape)                # e = exp(−(p+q)τ), then G(τ) in place
     g_prev = thread_scratch("g_prev", ceiling.shape)
-    np.copyto(g_prev, scale_b)
+    tau = np.full(n, months_in)
+    if months_in > 0:
+        # The clock starts where the traction left it: G at the months already on sale.
+        np.multiply(neg_a, months_in, out=g_prev)
+        np.exp(g_prev, out=g_prev)
+        g_prev += c
+        np.divide(scale_ac, g_prev, out=g_prev)
+    else:
+        np.copyto(g_prev, scale_b)
+    g_start = g_prev.copy() if not entrant else None
     new = state[0]
     if entrant:
         adopted = np.zeros_like(ceiling)
@@ -246,7 +345,6 @@ def _simulate_block(x: dict[str, np.ndarray], shocks: np.ndarray, model: dict[st
     cash_m = np.empty((HORIZON, n)) if keep_monthly else thread_scratch("cash_m", (HORIZON, n))
     revenue_m = np.empty((HORIZON, n)) if keep_monthly else None
     customers_m = np.empty((HORIZON, n)) if keep_monthly else None
-    tau = np.zeros(n)
     step = np.empty(n)
     units = np.empty(n)                         # Σ_s MRR_s ÷ price
     new_total = np.empty(n)
@@ -265,6 +363,9 @@ def _simulate_block(x: dict[str, np.ndarray], shocks: np.ndarray, model: dict[st
         np.exp(step, out=step)
         if clock_profile is not None:
             step *= clock_profile[t]
+        if t < delay:
+            # Still building (or awaiting approval): the adoption clock has not started this month.
+            step *= max(0.0, t + 1.0 - delay)
         tau += step
         np.multiply(neg_a, tau, out=g)
         np.exp(g, out=g)
@@ -309,7 +410,7 @@ def _simulate_block(x: dict[str, np.ndarray], shocks: np.ndarray, model: dict[st
     if npv_only:
         return {"npv": npv + _terminal(state[1], price, gm, churn, growth, r_m, seg_buf) * disc}
     if not entrant:
-        adopted = np.subtract(g_prev, scale_b, out=g_prev)
+        adopted = np.subtract(g_prev, g_start, out=g_prev)
     trough = cash_m.min(axis=0)
     np.minimum(trough, -upfront, out=trough)
     # First month with a positive operating cash flow (break-even) and with cumulative cash back at 0 (payback).
@@ -324,15 +425,14 @@ def _simulate_block(x: dict[str, np.ndarray], shocks: np.ndarray, model: dict[st
     npv += _terminal(state[1], price, gm, churn, growth, r_m, seg_buf) * disc
     t1, t2 = seg_buf("tail1"), seg_buf("tail2")
     growth -= 1.0                                # growth - 1 (the expansion rate) from here on
-    weights = np.divide(ceiling, np.maximum(ceiling.sum(axis=0), 1e-300), out=t1)
-    churn_w = np.multiply(churn, weights, out=t2).sum(axis=0)
     exp_w = np.multiply(growth, weights, out=t2).sum(axis=0)
-    lifetime = np.minimum(1.0 / np.maximum(churn_w - exp_w, 1.0 / LTV_CAP_MONTHS), LTV_CAP_MONTHS)
+    lifetime = np.minimum(1.0 / np.maximum(churn_eff - exp_w, 1.0 / LTV_CAP_MONTHS), LTV_CAP_MONTHS)
     margin = pg
     funding = np.maximum(-trough, 0.0)
     arr36 = 12.0 * revenue
-    acceptance_mix = np.multiply(acceptance, model["share"], out=t1).sum(axis=0)
-    share_mix = np.multiply(share, model["share"], out=t2).sum(axis=0)
+    ceiling_total = ceiling.sum(axis=0)
+    acceptance_mix = np.multiply(acceptance, share_seg, out=t1).sum(axis=0)
+    share_mix = np.multiply(share, share_seg, out=t2).sum(axis=0)
     out = {
         "npv": npv,
         "revenue_y1": revenue_year[0],
@@ -349,9 +449,13 @@ def _simulate_block(x: dict[str, np.ndarray], shocks: np.ndarray, model: dict[st
         "cac_payback_months": cac / np.maximum(margin, 1e-9),
         "acceptance": acceptance_mix,
         "market_share": share_mix,
-        "ceiling_accounts": ceiling.sum(axis=0),
+        "ceiling_accounts": ceiling_total,
         "adopted_36": adopted.sum(axis=0),
         "reach_som": (arr36 >= model["som_arr"]).astype(np.float64),
+        # Monthly profit once the whole reachable market is won: its margin, less replacing its churned customers,
+        # less the fixed costs. Negative means no scale ever pays the fixed costs.
+        "steady_profit": ceiling_total * (margin - churn_eff * cac) - opex,
+        "breakeven_arr": 12.0 * opex / np.maximum(gm, 1e-9),
     }
     if keep_monthly:
         out["monthly"] = {"revenue": revenue_m, "customers": customers_m, "cash": cash_m}

@@ -1,11 +1,20 @@
-"""Named scenarios as data: multipliers and monthly profiles applied to the same random numbers."""
+"""Named scenarios as data (multipliers and monthly profiles), and their comparison on common random numbers."""
 
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from smvm.simulation.engine import HORIZON
+import numpy as np
+
+from smvm.simulation.engine import HORIZON, OUTPUTS, chunk_sizes, simulate
+from smvm.simulation.statistics import decision_metrics
+
+if TYPE_CHECKING:
+    from smvm.simulation.execution import Plan
+
+#: Paths every scenario runs on (the same draws for all of them).
+SCENARIO_PATHS = 4_096
 
 
 def _profile(fn: Any) -> list[float]:
@@ -31,3 +40,38 @@ SCENARIOS: dict[str, dict[str, Any]] = {
     "seasonality": {"description": "Adoption speed swings ±35 % over the year (peak in month 12)",
                     "clock_profile": _profile(lambda m: 1.0 + 0.35 * math.cos(2.0 * math.pi * m / 12.0))},
 }
+
+
+def scenario_arrays(sc: dict[str, Any]) -> dict[str, Any]:
+    out = {k: v for k, v in sc.items() if k != "description"}
+    for key in ("clock_profile", "churn_profile"):
+        if key in out:
+            out[key] = np.asarray(out[key], dtype=np.float64)
+    return out
+
+
+def scenario_draws(plan: Plan, config: dict[str, Any]) -> list[tuple[dict[str, np.ndarray], np.ndarray]]:
+    # Common random numbers: every scenario sees the same draws, so differences are the scenario, not noise.
+    n = int(config["analyses"].get("scenario_paths", SCENARIO_PATHS))
+    return [plan.draws(k, s)[1:] for k, s in enumerate(chunk_sizes(n, plan.chunk))]
+
+
+def scenario_metrics(plan: Plan, scenario: dict[str, Any],
+                      draws: list[tuple[dict[str, np.ndarray], np.ndarray]]) -> dict[str, float]:
+    sc = scenario_arrays(scenario)
+    outs = [simulate(x, z, plan.model, sc) for x, z in draws]
+    pooled = {k: np.concatenate([o[k] for o in outs]) for k in OUTPUTS}
+    reach = np.concatenate([o["reach_som"] for o in outs])
+    return decision_metrics(pooled, reach)
+
+
+def scenario_results(config: dict[str, Any], found: dict[str, dict[str, float]]) -> dict[str, Any]:
+    n = int(config["analyses"].get("scenario_paths", SCENARIO_PATHS))
+    base = found["base"]
+    out = {}
+    for name in config["scenarios"]:
+        m = found[name]
+        out[name] = {"description": config["scenarios"][name]["description"], "metrics": m,
+                     "delta_vs_base": {k: m[k] - base[k] for k in ("p_npv_positive", "npv_p50", "arr_36_p50",
+                                                                   "funding_need_p50", "p_reach_som")}}
+    return {"paths": n, "common_random_numbers": True, "results": out}

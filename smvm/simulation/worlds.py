@@ -1,0 +1,265 @@
+"""The verdict across plausible worlds.
+
+Every simulated path is one plausible world: one draw of each uncertain input (what we do not know: the market's
+size, willingness to pay, adoption, churn, costs, the synthetic persona and competitor landscape) with its own
+monthly market noise. The monthly noise moves a path's 36-month outcome little, so a path stands for its world.
+Each world is classified by :mod:`smvm.decision.rules`; two checks then make a world's GO or KILL rest on the
+client's facts rather than on benchmarks nobody confirmed:
+
+- a KILL world is re-simulated with every benchmark-graded input at its favourable 80th percentile (a guessed
+  price at the benchmark's median; the client's own inputs unchanged). If no must-meet fails there, the failure
+  rests on unconfirmed benchmarks: the world is a PIVOT that "needs evidence". If one still fails, each single
+  change a founder controls (price, channel, costs, retention) is tried on that favourable world; one that clears
+  every must-meet with LTV/CAC of at least 2 makes the world a PIVOT with that change. Only what survives both is a
+  KILL: the client's facts fail under any plausible assumption and any single change;
+- a GO world is re-simulated with every benchmark-graded input at its unfavourable 80th percentile; if it becomes
+  a KILL, its success rests on unconfirmed benchmarks and it is a PIVOT that "needs evidence".
+
+The verdict is the middle world's (:func:`smvm.decision.rules.verdict_of`); P(GO), P(PIVOT) and P(KILL) are the
+shares of worlds. All variants run on the worlds' own draws (common random numbers), so they differ only by the
+change.
+"""
+
+from __future__ import annotations
+
+import math
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from smvm.decision import rules
+from smvm.simulation.distributions import ppf
+from smvm.simulation.engine import focus_segment, simulate
+from smvm.simulation.statistics import percentiles
+
+if TYPE_CHECKING:
+    from smvm.simulation.execution import Plan
+
+#: Worlds per block; the analysis adds blocks while a verdict boundary lies inside the estimate's 95 % interval.
+WORLD_BLOCK = 4_096
+MAX_WORLD_BLOCKS = 8
+#: Worlds the PIVOT suggestions are ranked on (every suggestion on the same worlds).
+SUGGESTION_WORLDS = 2_048
+#: How favourable (or unfavourable) an unconfirmed benchmark is taken to be when a verdict is checked against it.
+CONFIRM_QUANTILE = 0.8
+#: +1: a higher value helps the business; -1: a lower one does; 0: the benchmark's median is the favourable
+#: assumption (a guessed price: the founder would charge what the category pays). Noise and the landscape have none.
+FAVOURABLE = {"price": 0, "market_size": 1, "wtp_level": 1, "bass_p": 1, "bass_q": 1, "expansion": 1, "gross_margin": 1,
+              "product_advantage": 1, "churn": -1, "cac": -1, "opex": -1, "upfront_cost": -1,
+              "competitor_strength": -1, "discount_rate": -1}
+_REPORTED = ("npv", "arr_36", "ltv_cac", "funding_need", "cac_payback_months")
+
+
+def _assumption(plan: Plan, grades: dict[str, str], n: int, favourable: bool) -> dict[str, np.ndarray]:
+    """Every benchmark-graded input with a direction, pinned at its favourable (or unfavourable) quantile."""
+    out = {}
+    for spec in plan.specs:
+        direction = FAVOURABLE.get(spec["name"])
+        if direction is None or grades.get(spec["name"]) != "benchmark" or (direction == 0 and not favourable):
+            continue
+        q = 0.5 if direction == 0 else CONFIRM_QUANTILE if (direction > 0) == favourable else 1.0 - CONFIRM_QUANTILE
+        out[spec["name"]] = np.full(n, float(ppf(spec, np.array([q]))[0]))
+    return out
+
+
+def _clears_must_meets(out: dict[str, np.ndarray], facts: dict[str, Any]) -> np.ndarray:
+    return rules.classify(out, facts)["classes"] != rules.KILL
+
+
+def _promising(out: dict[str, np.ndarray], facts: dict[str, Any]) -> np.ndarray:
+    """A failing world a change rescues: every must-meet clears and unit economics are worth building on."""
+    return _clears_must_meets(out, facts) & (out["ltv_cac"] >= rules.RESCUE_LTV_CAC)
+
+
+def _subset(x: dict[str, np.ndarray], z: np.ndarray, mask: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    return {k: v[mask] for k, v in x.items()}, z[:, mask]
+
+
+def _apply_lever(plan: Plan, lever: dict[str, Any], x: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], Any]:
+    changed = dict(x)
+    for name, factor in (lever.get("scale") or {}).items():
+        changed[name] = x[name] * factor
+    for name, value in (lever.get("set") or {}).items():
+        changed[name] = np.full(next(iter(x.values())).shape, float(value))
+    model = focus_segment(plan.model, lever["segment"]) if lever.get("segment") is not None else plan.model
+    return changed, model
+
+
+def _block_draws(plan: Plan, block: int) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
+    """Inputs, shocks and input uniforms of world block ``block``: a slice of the main run's own chunks."""
+    per_chunk = plan.chunk // WORLD_BLOCK
+    chunk, part = divmod(block, per_chunk)
+    u, x, z = plan.draws(chunk, plan.chunk)
+    lo, hi = part * WORLD_BLOCK, (part + 1) * WORLD_BLOCK
+    return {k: v[lo:hi] for k, v in x.items()}, np.ascontiguousarray(z[:, lo:hi]), np.array(u[lo:hi])
+
+
+def _classify_block(plan: Plan, spec: dict[str, Any], base: dict[str, np.ndarray], x: dict[str, np.ndarray],
+                    z: np.ndarray, pool: ThreadPoolExecutor) -> dict[str, Any]:
+    facts = spec["facts"]
+    grades = spec["grades"]
+    raw = rules.classify(base, facts)
+    classes = raw["classes"].copy()
+    kill, go = classes == rules.KILL, classes == rules.GO
+    jobs = {}
+    if kill.any():
+        xs, zs = _subset(x, z, kill)
+        jobs["optimistic"] = pool.submit(simulate, {**xs, **_assumption(plan, grades, int(kill.sum()), True)}, zs,
+                                         plan.model, plan.scenario)
+    if go.any():
+        xs, zs = _subset(x, z, go)
+        jobs["pessimistic"] = pool.submit(simulate, {**xs, **_assumption(plan, grades, int(go.sum()), False)}, zs,
+                                          plan.model, plan.scenario)
+    found = {name: job.result() for name, job in jobs.items()}
+    evidence_rescue = np.zeros(classes.shape, dtype=bool)
+    if "optimistic" in found:
+        evidence_rescue[kill] = _clears_must_meets(found["optimistic"], facts)
+    unconfirmed_go = np.zeros(classes.shape, dtype=bool)
+    if "pessimistic" in found:
+        unconfirmed_go[go] = rules.classify(found["pessimistic"], facts)["classes"] == rules.KILL
+    confirmed = kill & ~evidence_rescue
+    lever_rescue = np.full(classes.shape, -1, dtype=np.int8)
+    if confirmed.any():
+        xs, zs = _subset(x, z, confirmed)
+        # A change is judged with the unconfirmed benchmarks at their favourable end too: a KILL must hold under
+        # any plausible assumption and any single change together.
+        xs = {**xs, **_assumption(plan, grades, int(confirmed.sum()), True)}
+        futures = []
+        for j, lever in enumerate(spec["levers"]):
+            # A segment focus leans on the synthetic personas' invented traits: a suggestion, never a rescue.
+            if lever.get("segment") is None:
+                changed, model = _apply_lever(plan, lever, xs)
+                futures.append((j, pool.submit(simulate, changed, zs, model, plan.scenario)))
+        idx = np.flatnonzero(confirmed)
+        for j, future in futures:
+            viable = _promising(future.result(), facts)
+            first = viable & (lever_rescue[idx] < 0)
+            lever_rescue[idx[first]] = j
+    classes[evidence_rescue | (lever_rescue >= 0) | unconfirmed_go] = rules.PIVOT
+    return {"raw": raw, "classes": classes, "scores": rules.clamp_to_band(raw["score"], classes),
+            "evidence_rescue": evidence_rescue, "lever_rescue": lever_rescue, "unconfirmed_go": unconfirmed_go}
+
+
+def _needs_evidence(plan: Plan, grades: dict[str, str], u: np.ndarray, mask: np.ndarray) -> list[dict[str, Any]]:
+    """Benchmark inputs that sit on their unfavourable side in the worlds whose verdict rests on benchmarks,
+    most telling first: the evidence that would settle the verdict."""
+    if not mask.any():
+        return []
+    found = []
+    for i, spec in enumerate(plan.specs):
+        name = spec["name"]
+        direction = FAVOURABLE.get(name)
+        if not direction or grades.get(name) != "benchmark":
+            continue
+        unfavourable = (1.0 - u[mask, i]) if direction > 0 else u[mask, i]
+        lean = float(unfavourable.mean()) - 0.5
+        if lean > 0.05:
+            found.append({"input": name, "unfavourable_percentile": round(100 * (0.5 + lean), 1),
+                          "lean": round(lean, 4)})
+    return sorted(found, key=lambda e: (-e["lean"], e["input"]))
+
+
+def _suggestions(plan: Plan, spec: dict[str, Any], pool: ThreadPoolExecutor) -> list[dict[str, Any]]:
+    """Each change a founder controls, simulated on the same worlds: its verdict shares and key medians."""
+    x, z, _ = _block_draws(plan, 0)
+    n = min(SUGGESTION_WORLDS, z.shape[1])
+    x, z = {k: v[:n] for k, v in x.items()}, np.ascontiguousarray(z[:, :n])
+    jobs = []
+    for lever in spec["levers"]:
+        changed, model = _apply_lever(plan, lever, x)
+        jobs.append(pool.submit(simulate, changed, z, model, plan.scenario))
+    base = pool.submit(simulate, x, z, plan.model, plan.scenario)
+    facts = spec["facts"]
+    base_cls = rules.classify(base.result(), facts)
+    out = []
+    for lever, job in zip(spec["levers"], jobs, strict=True):
+        res = job.result()
+        cls = rules.classify(res, facts)
+        scores = rules.clamp_to_band(cls["score"], cls["classes"])
+        out.append({
+            "lever": lever["name"], "change": lever["label"], "worlds": n,
+            "probabilities": rules.verdict_probabilities(cls["classes"]),
+            "score": float(np.quantile(scores, 0.5, method="higher")),
+            "metrics": {f"{k}_p50": float(percentiles(res[k], (50,))[0]) for k in _REPORTED},
+        })
+    base_scores = rules.clamp_to_band(base_cls["score"], base_cls["classes"])
+    baseline = {"probabilities": rules.verdict_probabilities(base_cls["classes"]),
+                "score": float(np.quantile(base_scores, 0.5, method="higher"))}
+    for entry in out:
+        entry["score_change"] = entry["score"] - baseline["score"]
+    return [{"lever": "plan", "change": "The plan as stated", "worlds": n, **baseline}, *out]
+
+
+def analyse_worlds(plan: Plan, config: dict[str, Any], pooled: dict[str, np.ndarray],
+                   pool: ThreadPoolExecutor) -> dict[str, Any]:
+    """Classify the main run's leading paths as worlds and return the verdict, its probabilities and the why."""
+    spec = config["verdict"]
+    grades = spec["grades"]
+    parts: list[dict[str, Any]] = []
+    uniforms = []
+    available = pooled["npv"].shape[0] // WORLD_BLOCK
+    while True:
+        block = len(parts)
+        x, z, u = _block_draws(plan, block)
+        lo = block * WORLD_BLOCK
+        base = {k: v[lo:lo + WORLD_BLOCK] for k, v in pooled.items()}
+        parts.append(_classify_block(plan, spec, base, x, z, pool))
+        uniforms.append(u)
+        classes = np.concatenate([p["classes"] for p in parts])
+        probs = rules.verdict_probabilities(classes)
+        se = {k: math.sqrt(max(p * (1 - p), 1e-12) / classes.size) for k, p in probs.items()}
+        undecided = any(abs(probs[k] - 0.5) < 1.96 * se[k] for k in ("GO", "KILL"))
+        if not undecided or block + 1 >= min(MAX_WORLD_BLOCKS, available):
+            break
+    return _summarise(plan, spec, parts, np.concatenate(uniforms), grades, pool, undecided)
+
+
+def _summarise(plan: Plan, spec: dict[str, Any], parts: list[dict[str, Any]], u: np.ndarray, grades: dict[str, str],
+               pool: ThreadPoolExecutor, undecided: bool) -> dict[str, Any]:
+    def cat(key: str) -> np.ndarray:
+        return np.concatenate([p[key] for p in parts])
+
+    classes, scores = cat("classes"), cat("scores")
+    raw_classes = np.concatenate([p["raw"]["classes"] for p in parts])
+    evidence_rescue, lever_rescue, unconfirmed_go = cat("evidence_rescue"), cat("lever_rescue"), cat("unconfirmed_go")
+    n = classes.size
+    verdict, score = rules.verdict_of(scores)
+    probs = rules.verdict_probabilities(classes)
+    knock = {name: float(np.concatenate([p["raw"]["knockouts"][name] for p in parts]).mean())
+             for name in rules.KNOCKOUTS}
+    confirmed_kill = (raw_classes == rules.KILL) & ~evidence_rescue
+    confirmed_knock = {name: float((np.concatenate([p["raw"]["knockouts"][name] for p in parts]) & confirmed_kill).mean())
+                       for name in rules.KNOCKOUTS}
+    viable = raw_classes != rules.KILL
+    gates = {name: float((np.concatenate([p["raw"]["gates"][name] for p in parts]) & viable).mean())
+             for name in rules.GATES}
+    dims = {name: float(np.median(np.concatenate([p["raw"]["dimensions"][name] for p in parts])))
+            for name in rules.WEIGHTS}
+    levers = spec["levers"]
+    rescued_by = {lever["name"]: float((lever_rescue == j).mean()) for j, lever in enumerate(levers)}
+    runner, runner_p = rules.runner_up(probs, verdict)
+    summary = {
+        "worlds": n,
+        "blocks": len(parts),
+        "verdict": verdict,
+        "score": score,
+        "score_quantiles": {f"p{q}": float(np.quantile(scores, q / 100, method="higher")) for q in (10, 50, 90)},
+        "probabilities": probs,
+        "standard_errors": {k: math.sqrt(max(p * (1 - p), 0.0) / n) for k, p in probs.items()},
+        "undecided_at_cap": bool(undecided),
+        "raw_probabilities": rules.verdict_probabilities(raw_classes),
+        "runner_up": {"verdict": runner, "probability": runner_p},
+        "borderline": runner_p >= rules.BORDERLINE_RUNNER_UP,
+        "knockouts": {name: {"share": knock[name], "confirmed_share": confirmed_knock[name],
+                             "rule": rules.KNOCKOUTS[name]} for name in rules.KNOCKOUTS},
+        "gates": {name: {"failing_share": gates[name], "rule": rules.GATES[name]} for name in rules.GATES},
+        "dimensions": dims,
+        "rescue": {"needs_evidence": float(evidence_rescue.mean()), "levers": rescued_by,
+                   "unconfirmed_go": float(unconfirmed_go.mean())},
+        "needs_evidence": _needs_evidence(plan, grades, u, evidence_rescue | unconfirmed_go),
+        "confirm_quantile": CONFIRM_QUANTILE,
+    }
+    if verdict == "PIVOT":
+        summary["suggestions"] = _suggestions(plan, spec, pool)
+    return summary
