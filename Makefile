@@ -51,6 +51,10 @@ up: $(STAMP) ## run the whole stack from the Procfile (honcho) against local Red
 	echo "Ctrl-C stops every process." && \
 	PATH="$(CURDIR)/$(BIN):$$PATH" exec $(BIN)/honcho -f Procfile start web pipeline simulation callbacks maintenance beat flower
 
+.PHONY: eval
+eval: $(STAMP) ## evaluate the decision on examples/eval (or EVAL_DIR=...): confusion matrix, stability, metamorphic checks
+	$(BIN)/python -m benchmarks.evaluate $(EVAL_DIR)
+
 .PHONY: bench
 bench: $(STAMP) ## simulation speed and memory benchmark (prints figures; see docs/benchmarks.md)
 	$(BIN)/python -m benchmarks.bench_simulation

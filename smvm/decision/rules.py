@@ -149,6 +149,32 @@ def gate_flags(out: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     }
 
 
+def knockout_margins(out: dict[str, np.ndarray], facts: dict[str, Any],
+                     knock: dict[str, np.ndarray]) -> np.ndarray:
+    """Per world, how close its failing must-meets come to passing (0: hopeless, 1: at the line): the worst one.
+
+    A KILL world's score is this margin scaled into the KILL band. It reads only the must-meets' own metrics, so
+    evidence of failure can only lower it (a plan with no customers loses less money than one that wins them at a
+    loss, but it is not closer to viable).
+    """
+    n = out["npv"].shape[0]
+    margins = {
+        "unit_economics": np.clip(out["ltv_cac"], 0.0, 1.0),
+        # The share of the fixed costs the whole reachable market pays; none at all when each customer loses money
+        # (then a smaller market only loses less, which is not closer to viable).
+        "no_scale": np.where(out["unit_contribution"] > 0,
+                             np.clip((out["steady_profit"] + out["opex_monthly"]) / np.maximum(out["opex_monthly"], 1.0),
+                                     0.0, 1.0), 0.0),
+        "no_demand": np.clip(out["arr_36"] / np.maximum(NO_DEMAND_SHARE * out["breakeven_arr"], 1.0), 0.0, 1.0),
+        "tam_gate": np.full(n, min(max(facts["tam"] / MIN_TAM, 0.0), 1.0)),
+        "t0_failed": np.zeros(n),
+    }
+    worst = np.ones(n)
+    for name, fails in knock.items():
+        np.minimum(worst, np.where(fails, margins[name], 1.0), out=worst)
+    return worst
+
+
 def classify(out: dict[str, np.ndarray], facts: dict[str, Any]) -> dict[str, Any]:
     """Class (KILL 0, PIVOT 1, GO 2), raw score, dimensions and the failing rules of every world."""
     knock = knockout_flags(out, facts)
@@ -157,14 +183,20 @@ def classify(out: dict[str, np.ndarray], facts: dict[str, Any]) -> dict[str, Any
     any_gate = np.logical_or.reduce(list(gates.values()))
     classes = np.where(any_knock, KILL, np.where(any_gate, PIVOT, GO)).astype(np.int8)
     dims = dimension_scores(out, facts)
-    return {"classes": classes, "score": raw_score(dims), "dimensions": dims, "knockouts": knock, "gates": gates}
+    return {"classes": classes, "score": raw_score(dims), "kill_score": KILL_SCORE_MAX * knockout_margins(out, facts, knock),
+            "dimensions": dims, "knockouts": knock, "gates": gates}
 
 
-def clamp_to_band(score: np.ndarray, classes: np.ndarray) -> np.ndarray:
-    """Scores that agree with their world's class: KILL below 45, PIVOT in 45..75, GO at 75 and above."""
-    low = np.where(classes == GO, GO_THRESHOLD, np.where(classes == PIVOT, KILL_THRESHOLD, 0.0))
-    high = np.where(classes == GO, 100.0, np.where(classes == PIVOT, GO_THRESHOLD - 0.01, KILL_THRESHOLD - 0.01))
-    return np.clip(score, low, high)
+#: The highest score a KILL world can have (just under the PIVOT line).
+KILL_SCORE_MAX = KILL_THRESHOLD - 0.01
+
+
+def banded_score(found: dict[str, Any], classes: np.ndarray) -> np.ndarray:
+    """Scores that agree with each world's (final) class: a KILL world's from its must-meet margins (below 45),
+    a PIVOT's raw score held in 45..75, a GO's at 75 and above."""
+    low = np.where(classes == GO, GO_THRESHOLD, KILL_THRESHOLD)
+    high = np.where(classes == GO, 100.0, GO_THRESHOLD - 0.01)
+    return np.where(classes == KILL, found["kill_score"], np.clip(found["score"], low, high))
 
 
 def band(score: float) -> str:

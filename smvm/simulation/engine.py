@@ -132,7 +132,8 @@ BLOCK = 8192  # paths per kernel block (one chunk): a sweep of 1,024-8,192 was f
 #: The per-path outputs a run keeps for every path (the kernel returns a few more, used within a block).
 OUTPUTS = ("npv", "revenue_y1", "revenue_y2", "revenue_y3", "arr_36", "customers_36", "funding_need", "cash_36",
            "breakeven_month", "payback_month", "roi", "ltv_cac", "cac_payback_months", "acceptance",
-           "market_share", "ceiling_accounts", "steady_profit", "breakeven_arr")
+           "market_share", "ceiling_accounts", "unit_contribution", "steady_profit", "opex_monthly",
+           "breakeven_arr")
 
 
 def chunk_sizes(total: int, chunk: int) -> list[int]:
@@ -452,9 +453,11 @@ def _simulate_block(x: dict[str, np.ndarray], shocks: np.ndarray, model: dict[st
         "ceiling_accounts": ceiling_total,
         "adopted_36": adopted.sum(axis=0),
         "reach_som": (arr36 >= model["som_arr"]).astype(np.float64),
-        # Monthly profit once the whole reachable market is won: its margin, less replacing its churned customers,
-        # less the fixed costs. Negative means no scale ever pays the fixed costs.
+        # A customer's monthly margin less the cost of replacing the customers who churn; and the monthly profit once
+        # the whole reachable market is won. Negative means no scale ever pays the fixed costs.
+        "unit_contribution": margin - churn_eff * cac,
         "steady_profit": ceiling_total * (margin - churn_eff * cac) - opex,
+        "opex_monthly": np.array(opex, dtype=np.float64, copy=True),
         "breakeven_arr": 12.0 * opex / np.maximum(gm, 1e-9),
     }
     if keep_monthly:

@@ -137,7 +137,7 @@ def _classify_block(plan: Plan, spec: dict[str, Any], base: dict[str, np.ndarray
             first = viable & (lever_rescue[idx] < 0)
             lever_rescue[idx[first]] = j
     classes[evidence_rescue | (lever_rescue >= 0) | unconfirmed_go] = rules.PIVOT
-    return {"raw": raw, "classes": classes, "scores": rules.clamp_to_band(raw["score"], classes),
+    return {"raw": raw, "classes": classes, "scores": rules.banded_score(raw, classes),
             "evidence_rescue": evidence_rescue, "lever_rescue": lever_rescue, "unconfirmed_go": unconfirmed_go}
 
 
@@ -176,14 +176,14 @@ def _suggestions(plan: Plan, spec: dict[str, Any], pool: ThreadPoolExecutor) -> 
     for lever, job in zip(spec["levers"], jobs, strict=True):
         res = job.result()
         cls = rules.classify(res, facts)
-        scores = rules.clamp_to_band(cls["score"], cls["classes"])
+        scores = rules.banded_score(cls, cls["classes"])
         out.append({
             "lever": lever["name"], "change": lever["label"], "worlds": n,
             "probabilities": rules.verdict_probabilities(cls["classes"]),
             "score": float(np.quantile(scores, 0.5, method="higher")),
             "metrics": {f"{k}_p50": float(percentiles(res[k], (50,))[0]) for k in _REPORTED},
         })
-    base_scores = rules.clamp_to_band(base_cls["score"], base_cls["classes"])
+    base_scores = rules.banded_score(base_cls, base_cls["classes"])
     baseline = {"probabilities": rules.verdict_probabilities(base_cls["classes"]),
                 "score": float(np.quantile(base_scores, 0.5, method="higher"))}
     for entry in out:
