@@ -27,6 +27,8 @@ def _cmd_validate(args: argparse.Namespace, settings: Settings) -> int:
     from smvm.pipeline.runner import run_pipeline
 
     body = _load_json(args.file)
+    if isinstance(body, dict) and "expected" in body and isinstance(body.get("request"), dict):
+        body = body["request"]  # an evaluation-set file (examples/eval): the request inside it
     if isinstance(body, dict):
         configuration = body.setdefault("configuration", {}) if "business_idea" in body or "idea" in body or "name" in body else {}
         for key, value in (("seed", args.seed), ("simulation_iterations", args.iterations),
@@ -58,12 +60,16 @@ def _cmd_validate(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _render_summary(meta: dict[str, Any], decision: dict[str, Any], summary: dict[str, Any], path: Path) -> str:
+    probs = decision["verdict_probabilities"]
     lines = [
         "",
         f"Recommendation: {decision['recommendation']}  (score {decision.get('score', 'n/a')}/100, "
         f"confidence {decision['confidence']:.0%}{', borderline' if decision.get('borderline') else ''})",
+        f"Across plausible worlds: P(GO) {probs['GO']:.0%}, P(PIVOT) {probs['PIVOT']:.0%}, P(KILL) {probs['KILL']:.0%}",
         f"Run: {meta['run_id']}  seed {meta['seed']}",
     ]
+    lines.extend(f"  why: {reason}" for reason in decision.get("why") or [])
+    lines.extend(f"  needs evidence: {ask['evidence']}" for ask in decision.get("needs_evidence") or [])
     key_numbers = summary.get("key_numbers") or {}
     if key_numbers:
         lines.append("Key numbers:")

@@ -108,13 +108,17 @@ def positioning(competitors: dict[str, Any]) -> bytes:
     fig, ax = plt.subplots(figsize=(6.4, 3.2))
     for p in pts:
         us = p["id"] == "US"
+        synthetic = p.get("synthetic", False)
         size = 30 + 600 * (p["share"] or 0.0)
-        ax.scatter(p["x"], p["y"], s=size if not us else 80, color="tab:red" if us else "tab:gray",
-                   marker="*" if us else "o", alpha=0.8)
-        ax.annotate(p["name"][:18], (p["x"], p["y"]), fontsize=6, xytext=(3, 3), textcoords="offset points")
+        # Invented competitors are hollow and marked so nobody mistakes them for real companies.
+        ax.scatter(p["x"], p["y"], s=size if not us else 80, marker="*" if us else "o", alpha=0.8,
+                   color="tab:red" if us else "none" if synthetic else "tab:blue",
+                   edgecolors="tab:gray" if synthetic else None)
+        label = p["name"][:18] + (" (synthetic)" if synthetic else "")
+        ax.annotate(label, (p["x"], p["y"]), fontsize=6, xytext=(3, 3), textcoords="offset points")
     ax.axvline(1.0, color="black", lw=0.5)
     ax.axhline(0.0, color="black", lw=0.5)
     ax.set_xlabel("price relative to ours")
     ax.set_ylabel("strength (utility)")
-    ax.set_title("Competitive positioning (bubble = share)")
+    ax.set_title("Competitive positioning (bubble = share; hollow = synthetic, filled = named by you)")
     return _png(fig)

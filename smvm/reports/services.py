@@ -37,6 +37,10 @@ def render_markdown_report(bundle: dict[str, Any]) -> str:
     lines += ["## Executive summary", "",
               f"**Recommendation: {dec['recommendation']}** (score {dec['score']:.1f}/100, confidence "
               f"{dec['confidence']:.2f}{', borderline' if dec['borderline'] else ''}; gate: {dec['gate_decision']}).", "",
+              f"Across {dec['verdict_stability']['worlds']:,} plausible worlds: {_probabilities(dec)}.", ""]
+    lines += [f"- Why: {reason}" for reason in dec.get("why") or []]
+    lines += [f"- Needs evidence: {ask['evidence']}" for ask in dec.get("needs_evidence") or []]
+    lines += [
               f"- {pct(m['p_npv_positive'])} of {sim['paths']['used']:,} simulated futures have a positive NPV; "
               f"P50 NPV {money(m['npv_p50'])} (P10 {money(out['npv']['p10'])}, P90 {money(out['npv']['p90'])}).",
               f"- P50 annual run-rate at month 36: {money(m['arr_36_p50'])}; P(reach SOM) {pct(m['p_reach_som'])}.",
@@ -44,12 +48,10 @@ def render_markdown_report(bundle: dict[str, Any]) -> str:
               f"operating break-even by month 24 in {pct(m['p_breakeven_24'])} of futures.",
               f"- Data quality {md['data_quality']['score']:.2f} (0 = all benchmark priors, 1 = all client evidence)."]
     for ko in dec.get("knockouts") or []:
-        lines.append(f"- Knock-out: {ko['message']}.")
-    if dec.get("pivot") and dec["pivot"].get("resimulated"):
-        pv = dec["pivot"]
-        best = pv["resimulated"]["best"]
-        lines.append(f"- Suggested pivot: {pv['suggested_change']} -> score {best['score']:.1f} "
-                     f"({best['recommendation']}), P(NPV>0) {pct(best['metrics']['p_npv_positive'])}.")
+        lines.append(f"- Must-meet failing in {pct(ko['share'])} of worlds ({pct(ko['confirmed_share'])} on your own "
+                     f"figures): {ko['message']}.")
+    if dec.get("pivot") and dec["pivot"].get("suggested_change"):
+        lines.append(f"- Suggested change: {dec['pivot']['suggested_change']}.")
     lines += ["", "Critical success factors:", ""] + [f"{i}. {c}" for i, c in
                                                       enumerate(dec["critical_success_factors"], 1)]
     mk = md["market"]
@@ -71,23 +73,25 @@ def render_markdown_report(bundle: dict[str, Any]) -> str:
                         pct(out["acceptance"]["p50"]), pct(out["acceptance"]["p90"])]])
     for f in mk["flags"]:
         lines.append(f"\n> {f}")
-    lines += ["", "## Personas", ""]
-    lines += _table(["id", "segment", "SAM share", "WTP likely ($/mo)", "Bass p / q", "churn/mo", "evidence"],
+    lines += ["", "## Personas (synthetic)", "", personas["method"] + ".", ""]
+    lines += _table(["id", "segment (synthetic)", "SAM share", "WTP likely ($/mo)", "Bass p / q", "churn/mo",
+                     "WTP evidence"],
                     [[p["id"], p["name"], pct(p["sam_share"]), f"{p['wtp']['likely']:,.0f}",
                       f"{p['adoption']['p']:.4f} / {p['adoption']['q']:.3f}", f"{p['churn_monthly']:.1%}",
                       p["evidence_grade"]] for p in personas["personas"]])
-    lines += ["", "## Competition", ""]
-    lines += _table(["competitor", "share", "price ($/mo)", "strength", "position"],
-                    [[c["name"], pct(c["share"]), f"{c['price']:,.0f}", f"{c['strength']:+.2f}", c["position"]]
-                     for c in comps["top_5"]])
-    lines += ["", f"{comps['count']} competitors ({comps['named']} named by the client); concentration HHI "
-              f"{comps['concentration_hhi']:.0f}. Simulated share of choice {pct(m['market_share_mean'])}."]
+    lines += ["", "## Competition", "", comps["method"] + ".", ""]
+    lines += _table(["competitor", "source", "share", "price ($/mo)", "strength", "position"],
+                    [[c["name"], "synthetic" if c["synthetic"] else "named by you", pct(c["share"]),
+                      f"{c['price']:,.0f}", f"{c['strength']:+.2f}", c["position"]] for c in comps["top_5"]])
+    lines += ["", f"{comps['count']} competitors ({comps['named']} named by the client, {comps['synthetic']} "
+              f"synthetic); concentration HHI {comps['concentration_hhi']:.0f}. Simulated share of choice "
+              f"{pct(m['market_share_mean'])}."]
     tv = dec["deliverables"]["technical_validation"]
     lines += ["", "## Technical", "",
               f"Feasibility {tv['architecture_feasibility']['score']:.0f}/100 (complexity "
               f"{tv['architecture_feasibility']['complexity']:.1f}/5): {tv['architecture_feasibility']['assessment']}.",
               f"Integration complexity: {tv['integration_complexity']['level']}.", ""]
-    lines += [f"- {r}" for r in tv["reasoning"]] or ["- No complexity drivers found in the idea text."]
+    lines += [f"- {r}" for r in tv["reasoning"]] or ["- No technology facts stated."]
     lines += ["", "Stack recommendations:", ""] + [f"- {s}" for s in tv["stack_recommendations"]]
     lines += ["", "## Financial", ""]
     lines += _table(["output", "P5", "P10", "P50", "P90", "P95"],
@@ -130,23 +134,35 @@ def render_markdown_report(bundle: dict[str, Any]) -> str:
     lines += _table(["dimension", "weight", "score", "evidence"],
                     [[d["name"], f"{d['weight']:.2f}", f"{d['score']:.1f}", d["evidence"]] for d in dec["dimensions"]])
     vs = dec["verdict_stability"]
-    lines += ["", f"Verdict **{dec['recommendation']}** at {dec['score']:.1f} (GO >= {dec['thresholds']['go']:.0f}, "
-              f"KILL < {dec['thresholds']['kill']:.0f}). {vs['replicates']} independent replicates agree "
-              f"{pct(vs['agreement'])} (scores {vs['score_min']} to {vs['score_max']}).", ""]
+    th = dec["thresholds"]
+    lines += ["", f"Verdict **{dec['recommendation']}** at {dec['score']:.1f} (GO >= {th['go']:.0f}, "
+              f"KILL < {th['kill']:.0f}): the middle of {vs['worlds']:,} plausible worlds. {_probabilities(dec)} "
+              f"(rule: {th['probabilities']['rule']}; borderline when the runner-up has at least "
+              f"{pct(th['borderline_runner_up'])}).", ""]
     if dec.get("go_gates_failed"):
-        lines.append("GO gates not met: " + ", ".join(g["rule"] for g in dec["go_gates_failed"]) + ".")
+        lines.append("GO gates failing among viable worlds: " + ", ".join(
+            f"{g['message']} ({pct(g['failing_share'])})" for g in dec["go_gates_failed"]) + ".")
     if dec.get("pivot"):
         pv = dec["pivot"]
-        lines += ["", "Pivot drivers: " + "; ".join(d["statement"] or d["input"] for d in pv["drivers"]) + ".", ""]
-    if dec.get("pivot") and dec["pivot"].get("resimulated"):
-        lines += _table(["candidate change", "score", "verdict", "P(NPV>0)"],
-                        [[c["change"], f"{c['score']:.1f}", c["recommendation"], pct(c["metrics"]["p_npv_positive"])]
-                         for c in pv["resimulated"]["candidates"]])
+        if pv["drivers"]:
+            lines += ["", "Pivot drivers: " + "; ".join(d["statement"] or d["input"] for d in pv["drivers"]) + ".", ""]
+        if pv.get("suggestions"):
+            lines += _table(["change (simulated on the same worlds)", "P(GO)", "P(PIVOT)", "P(KILL)", "score"],
+                            [[c["change"], pct(c["probabilities"]["GO"]), pct(c["probabilities"]["PIVOT"]),
+                              pct(c["probabilities"]["KILL"]), f"{c['score']:.1f}"] for c in pv["suggestions"]])
     lines += ["", "Next steps:", ""] + [f"{i}. {s}" for i, s in enumerate(dec["next_steps"], 1)]
     lines += ["", "## Assumptions and priors", ""]
     lines += _table(["input", "distribution", "low", "likely", "high", "unit", "grade", "source"],
                     [[n, e["distribution"], f"{e['low']:.4g}", f"{e['likely']:.4g}", f"{e['high']:.4g}", e["unit"],
                       e["grade"], e["source"]] for n, e in md["inputs"].items()])
+    evidence = dec.get("evidence") or {}
+    if evidence.get("inputs"):
+        lines += ["", "### What your evidence changed (benchmark prior against posterior)", ""]
+        lines += _table(["input", "prior (low / likely / high)", "posterior (low / likely / high)", "evidence"],
+                        [[e["input"], _three(e["prior"]), _three(e["posterior"]), e["evidence"]]
+                         for e in evidence["inputs"]])
+    if evidence.get("unused"):
+        lines += ["", "Evidence not used:", ""] + [f"- `{u['field']}`: {u['reason']}" for u in evidence["unused"]]
     lines += ["", "Correlations (target rank correlation): "
               + "; ".join(f"{c['a']} ~ {c['b']} {c['rank_corr']:+.1f} ({c['reason']})" for c in md["correlations"]),
               "", "Notes: " + "; ".join(md["data_quality"]["notes"])]
@@ -158,13 +174,23 @@ def render_markdown_report(bundle: dict[str, Any]) -> str:
               f"priors {md['priors_version']}",
               f"- seed {sim['seed']}; sampler {sim['sampler']}; scenario {sim['scenario']}; paths "
               f"{sim['paths']['used']:,} in {sim['paths']['chunks']} chunks of {sim['paths']['chunk_size']:,}"
-              f" (requested {sim['paths']['requested']:,}; extensions {sim['paths']['extensions']})",
-              f"- convergence: {conv['stop_reason']}",
+              f" (requested {sim['paths']['requested']:,}); verdict worlds {dec['verdict_stability']['worlds']:,}",
+              "- 95 % intervals across replicates: " + "; ".join(
+                  f"{k} {v['ci_low']:.4g}..{v['ci_high']:.4g}" for k, v in conv["metrics"].items()),
               f"- correlation matrix repaired: {cfg.get('correlation', {}).get('repaired', False)}", ""]
     arts = bundle.get("artifacts") or {}
     if arts:
         lines += _table(["artifact", "sha256"], [[k, v] for k, v in sorted(arts.items())])
     return "\n".join(lines) + "\n"
+
+
+def _probabilities(dec: dict[str, Any]) -> str:
+    p = dec["verdict_probabilities"]
+    return f"P(GO) {pct(p['GO'])}, P(PIVOT) {pct(p['PIVOT'])}, P(KILL) {pct(p['KILL'])}"
+
+
+def _three(spec: dict[str, Any]) -> str:
+    return f"{spec['low']:.4g} / {spec['likely']:.4g} / {spec['high']:.4g}"
 
 
 def _latin1(text: str) -> str:
@@ -212,15 +238,23 @@ def render_pdf_report(bundle: dict[str, Any]) -> bytes:
     pdf.multi_cell(0, 9, _latin1(f"Validation report: {_title(bundle)}"), new_x="LMARGIN", new_y="NEXT")
     heading(f"Recommendation: {dec['recommendation']} ({dec['score']:.1f}/100)")
     para(f"Confidence {dec['confidence']:.2f}{' (borderline)' if dec['borderline'] else ''}; gate "
-         f"{dec['gate_decision']}. P(NPV>0) {pct(m['p_npv_positive'])}; P50 NPV {money(m['npv_p50'])}; "
+         f"{dec['gate_decision']}. {_probabilities(dec)} across {dec['verdict_stability']['worlds']:,} plausible "
+         f"worlds. P(NPV>0) {pct(m['p_npv_positive'])}; P50 NPV {money(m['npv_p50'])}; "
          f"P50 ARR month 36 {money(m['arr_36_p50'])}; P50 LTV/CAC {m['ltv_cac_p50']:.1f}; P50 funding need "
          f"{money(m['funding_need_p50'])}; {sim['paths']['used']:,} paths, seed {sim['seed']}, "
          f"sampler {sim['sampler']}.")
+    for reason in dec.get("why") or []:
+        para(f"- Why: {reason}")
+    for ask in dec.get("needs_evidence") or []:
+        para(f"- Needs evidence: {ask['evidence']}")
     for d in dec["dimensions"]:
         para(f"- {d['name']} ({d['weight']:.2f}): {d['score']:.0f}. {d['evidence']}")
     para("Critical success factors: " + "; ".join(dec["critical_success_factors"]))
-    if dec.get("pivot"):
-        para(f"Suggested pivot: {dec['pivot']['suggested_change']}.")
+    if dec.get("pivot") and dec["pivot"].get("suggested_change"):
+        para(f"Suggested change: {dec['pivot']['suggested_change']}.")
+    for e in (dec.get("evidence") or {}).get("inputs") or []:
+        para(f"- {e['input']}: benchmark {_three(e['prior'])} -> with your evidence {_three(e['posterior'])} "
+             f"({e['evidence']})")
     heading("Revenue fan chart")
     image(charts.revenue_fan(sim))
     pdf.add_page()
@@ -235,8 +269,10 @@ def render_pdf_report(bundle: dict[str, Any]) -> bytes:
     pdf.add_page()
     heading("Competition")
     image(charts.positioning(bundle["competitors"]))
+    para(bundle["competitors"]["method"] + ".")
     for c in bundle["competitors"]["top_5"]:
-        para(f"- {c['name']}: share {pct(c['share'])}, price ${c['price']:,.0f}/mo, {c['position']}")
+        label = " (synthetic)" if c["synthetic"] else " (named by you)"
+        para(f"- {c['name']}{label}: share {pct(c['share'])}, price ${c['price']:,.0f}/mo, {c['position']}")
     heading("Risk")
     for k, v in dec["risk_assessment"].items():
         para(f"- {k}: {v['level']} ({v['score']:.2f}). " + "; ".join(v["drivers"]))
@@ -260,8 +296,11 @@ def build_validation_summary(bundle: dict[str, Any]) -> dict[str, Any]:
         "recommendation": dec["recommendation"],
         "score": dec["score"],
         "confidence": dec["confidence"],
+        "verdict_probabilities": dec["verdict_probabilities"],
         "borderline": dec["borderline"],
         "gate_decision": dec["gate_decision"],
+        "why": dec["why"],
+        "needs_evidence": [ask["evidence"] for ask in dec["needs_evidence"]],
         "key_metrics": {k: m[k] for k in ("p_npv_positive", "npv_p50", "arr_36_p50", "ltv_cac_p50",
                                           "funding_need_p50", "p_breakeven_24", "p_reach_som")},
         "market": {k: md["market"][k]["value"] for k in ("tam", "sam", "som")},

@@ -86,12 +86,16 @@ def _apply_lever(plan: Plan, lever: dict[str, Any], x: dict[str, np.ndarray]) ->
     return changed, model
 
 
+def _block_size(plan: Plan) -> int:
+    return min(WORLD_BLOCK, plan.chunk)
+
+
 def _block_draws(plan: Plan, block: int) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
     """Inputs, shocks and input uniforms of world block ``block``: a slice of the main run's own chunks."""
-    per_chunk = plan.chunk // WORLD_BLOCK
-    chunk, part = divmod(block, per_chunk)
+    size = _block_size(plan)
+    chunk, part = divmod(block, plan.chunk // size)
     u, x, z = plan.draws(chunk, plan.chunk)
-    lo, hi = part * WORLD_BLOCK, (part + 1) * WORLD_BLOCK
+    lo, hi = part * size, (part + 1) * size
     return {k: v[lo:hi] for k, v in x.items()}, np.ascontiguousarray(z[:, lo:hi]), np.array(u[lo:hi])
 
 
@@ -198,12 +202,13 @@ def analyse_worlds(plan: Plan, config: dict[str, Any], pooled: dict[str, np.ndar
     grades = spec["grades"]
     parts: list[dict[str, Any]] = []
     uniforms = []
-    available = pooled["npv"].shape[0] // WORLD_BLOCK
+    size = _block_size(plan)
+    available = max(pooled["npv"].shape[0] // size, 1)
     while True:
         block = len(parts)
         x, z, u = _block_draws(plan, block)
-        lo = block * WORLD_BLOCK
-        base = {k: v[lo:lo + WORLD_BLOCK] for k, v in pooled.items()}
+        lo = block * size
+        base = {k: v[lo:lo + size] for k, v in pooled.items()}
         parts.append(_classify_block(plan, spec, base, x, z, pool))
         uniforms.append(u)
         classes = np.concatenate([p["classes"] for p in parts])
