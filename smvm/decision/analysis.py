@@ -62,8 +62,7 @@ def _critical_success_factors(sim: dict[str, Any], inputs: dict[str, Any]) -> li
 
 def _needs_evidence(worlds: dict[str, Any]) -> list[dict[str, Any]]:
     return [{"input": e["input"], "evidence": EVIDENCE_ASKS.get(e["input"], e["input"]),
-             "unfavourable_percentile": e["unfavourable_percentile"]}
-            for e in worlds["needs_evidence"][:3]]
+             "rank_correlation": e["rank_correlation"]} for e in worlds["needs_evidence"][:3]]
 
 
 def _why(verdict: str, worlds: dict[str, Any], facts: dict[str, Any], suggestion: dict[str, Any] | None,

@@ -41,14 +41,17 @@ def _positioning(price_rel: float, strength: float) -> str:
     return "overpriced challenger" if price_rel >= 1 else "budget option"
 
 
-def _landscape(named: list[dict[str, Any]], n_synth: int, typical: float,
+def _landscape(named: list[dict[str, Any]], n_synth: int, typical: float, served_fraction: float,
                rng: np.random.Generator) -> dict[str, Any]:
-    """``typical`` is the price unknown competitors are drawn around (our planned price)."""
-    """One draw of the unknown part of the market: who holds the unattributed shares, at what prices."""
+    """One draw of the unknown part of the market: who holds the unattributed shares, at what prices.
+
+    ``typical`` is the price unknown competitors are drawn around (our planned price); ``served_fraction`` is the
+    share of the unattributed market that unknown competitors serve in this landscape.
+    """
     given = sum(c["share"] for c in named if c.get("share") is not None)
     rest = max(1.0 - given, 0.0)
     unknown = [i for i, c in enumerate(named) if c.get("share") is None] + [None] * n_synth
-    served = rest * float(rng.beta(*SERVED_REST)) if unknown else 0.0
+    served = rest * served_fraction if unknown else 0.0
     split = rng.dirichlet(np.full(len(unknown), 2.0)) * served if unknown else np.zeros(0)
     outside = max(rest - served, MIN_OUTSIDE_SHARE)
     shares, prices = [], []
@@ -89,8 +92,12 @@ def synthesize_competitors(request: dict[str, Any], market_data: dict[str, Any],
     named = market_data["evidence"].get("competitors") or []
     typical = float(market_data["market"]["reference_price"])
     n_synth = max(int(count) - len(named), 0)
-    rng = np.random.default_rng(np.random.SeedSequence(int(seed), spawn_key=(_STREAM,)))
-    draws = [_landscape(named, n_synth, typical, rng) for _ in range(LANDSCAPES)]
+    # The served share has a stream of its own, so naming one more competitor leaves each landscape's unknown
+    # market as it was and only re-splits it.
+    served_stream, rng = (np.random.default_rng(s) for s in
+                          np.random.SeedSequence(int(seed), spawn_key=(_STREAM,)).spawn(2))
+    served = served_stream.beta(*SERVED_REST, size=LANDSCAPES)
+    draws = [_landscape(named, n_synth, typical, float(f), rng) for f in served]
     first = draws[0]
     names = _synthetic_names(n_synth, {c["name"].lower() for c in named}, rng)
     our_price = float(market_data["market"]["reference_price"])

@@ -75,7 +75,8 @@ def synthesize_personas(request: dict[str, Any], market_data: dict[str, Any], *,
 
     chosen = [arche[i % len(arche)] for i in range(int(count))]
     weights = np.array([a[1] for a in chosen])
-    shares = weights / weights.sum()
+    shares = np.round(weights / weights.sum(), 6)
+    shares[-1] = round(1.0 - float(shares[:-1].sum()), 6)
     personas = []
     for i, a in enumerate(chosen):
         name = avatars[i] if i < len(avatars) else a[0] + _VARIANTS[(i // len(arche)) % len(_VARIANTS)]
@@ -87,7 +88,7 @@ def synthesize_personas(request: dict[str, Any], market_data: dict[str, Any], *,
             "name": name,
             "segment": a[0],
             "synthetic": True,
-            "sam_share": round(float(shares[i]), 6),
+            "sam_share": float(shares[i]),
             "wtp": {"low": median * lo_ratio, "likely": median, "high": median * hi_ratio},
             "adoption": {"p": p0 * a[3], "q": q0 * a[4]},
             "churn_monthly": float(min(churn0 * a[5], 0.5)),

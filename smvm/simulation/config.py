@@ -13,10 +13,12 @@ from smvm.simulation.scenarios import SCENARIO_PATHS, SCENARIOS
 
 MODEL_VERSION = "4.0.0"
 MAX_ITERATIONS = 1_000_000
-DECISION_GRADE_PATHS = 65_536
+#: Paths every run simulates at least (2^15 scrambled-Sobol paths: P(NPV > 0) within about ±0.35 points at 95 %);
+#: also the most worlds the verdict reads (smvm.simulation.worlds: 8 blocks of 4,096).
+DECISION_GRADE_PATHS = 32_768
 CHUNK_SIZE = 8_192
 FAN_PATHS = 16_384
-IMPORTANCE_PATHS = 65_536
+IMPORTANCE_PATHS = 32_768
 SOBOL_N = 2_048
 # Sobol dimensions go to the inputs with the most variance first: RQMC's gain concentrates in leading dimensions.
 # The synthetic landscape is a draw of its own, last.

@@ -86,38 +86,69 @@ def landscape_index(u: np.ndarray, count: int) -> np.ndarray:
 #: Bounds of the Bass innovation rate solved from traction (per month): below the first, nobody ever buys; the
 #: second is an already saturated market.
 P_SOLVE_BOUNDS = (1e-9, 1.0)
-_SOLVE_ITERATIONS = 30
+_SOLVE_STEPS = 10
 
 
 def solve_bass_p(ceiling: np.ndarray, p_mult: np.ndarray, q: np.ndarray, months: float,
                  target: np.ndarray) -> np.ndarray:
     """Per path, the innovation rate p with Σ_s ceiling_s · F(months; p·p_mult_s, q_s) = target (adopters so far).
 
-    Monotone in p, so a bracketed secant on log p (Illinois variant) converges in a few steps; a target the
+    The root is bracketed in closed form: since dF/dt = (p + qF)(1 − F) is at most p + qF, F(t) ≤ (p/q)(e^{qt} − 1),
+    which gives a p whose adopters are at most the target; and F(t) ≥ 1 − e^{−pt} (no imitation) gives one whose
+    adopters are at least it. A secant on ln p inside that bracket (Illinois
+    variant: the end that stays put twice has its weight halved) then converges in a few steps. A target the
     reachable market cannot hold saturates at the upper bound.
     """
-    lo = np.full(target.shape, math.log(P_SOLVE_BOUNDS[0]))
-    hi = np.full(target.shape, math.log(P_SOLVE_BOUNDS[1]))
+    t = months
+    total = ceiling.sum(axis=0)
+    saturated = target >= total
+    share = np.minimum(target / np.maximum(total, 1e-300), 1.0 - 1e-12)
+    # Upper end: no imitation, every segment at the slowest segment's innovation multiplier.
+    slowest = np.where(ceiling > 0, p_mult, np.inf).min(axis=0)
+    hi = np.log(np.clip(-np.log1p(-share) / (np.minimum(slowest, 1e300) * t), P_SOLVE_BOUNDS[0], P_SOLVE_BOUNDS[1]))
+    # Lower end: imitation without saturation.
+    growth = np.where(q * t > 1e-9, np.expm1(q * t) / np.maximum(q, 1e-300), t)
+    lo = np.log(np.clip(target / np.maximum((ceiling * p_mult * growth).sum(axis=0), 1e-300),
+                        P_SOLVE_BOUNDS[0], P_SOLVE_BOUNDS[1]))
+    lo = np.minimum(lo, hi)
+
+    # The closed form, Σ_s ceiling_s (1 − e_s) / (1 + (q_s/p_s) e_s), in two reused buffers: the solve evaluates
+    # it a dozen times per block, and fresh (segments × paths) temporaries would cost more than the arithmetic.
+    p_buf = thread_scratch("solve_p", ceiling.shape)
+    e_buf = thread_scratch("solve_e", ceiling.shape)
 
     def gap(log_p: np.ndarray) -> np.ndarray:
-        p = np.exp(log_p) * p_mult
-        return (ceiling * bass_cdf(p, q, months)).sum(axis=0) - target
+        p, e = p_buf, e_buf
+        np.multiply(p_mult, np.exp(log_p), out=p)
+        np.add(p, q, out=e)
+        np.multiply(e, -t, out=e)
+        np.exp(e, out=e)
+        np.divide(q, p, out=p)
+        np.multiply(p, e, out=p)
+        np.add(p, 1.0, out=p)
+        np.subtract(1.0, e, out=e)
+        np.divide(e, p, out=e)
+        np.multiply(e, ceiling, out=e)
+        return e.sum(axis=0) - target
 
     f_lo, f_hi = gap(lo), gap(hi)
-    saturated = f_hi <= 0
-    f_hi = np.where(saturated, 1.0, f_hi)
     side = np.zeros(target.shape, dtype=np.int8)
-    for _ in range(_SOLVE_ITERATIONS):
-        mid = (lo * f_hi - hi * f_lo) / (f_hi - f_lo)
+    for _ in range(_SOLVE_STEPS):
+        width = f_hi - f_lo
+        mid = np.where(width > 0, (lo * f_hi - hi * f_lo) / np.where(width > 0, width, 1.0), 0.5 * (lo + hi))
+        # Where the bracket does not hold the root (the floor already overshoots, or the market saturates first),
+        # the secant would extrapolate: stay at the bracket's end instead.
+        np.clip(mid, lo, hi, out=mid)
         f_mid = gap(mid)
         up = f_mid < 0
         lo = np.where(up, mid, lo)
         hi = np.where(up, hi, mid)
-        # Illinois: halve the weight of an end that stays put twice, so the bracket keeps shrinking from both sides.
         f_lo = np.where(up, f_mid, np.where(side == -1, f_lo * 0.5, f_lo))
         f_hi = np.where(up, np.where(side == 1, f_hi * 0.5, f_hi), f_mid)
         side = np.where(up, 1, -1).astype(np.int8)
-    out = np.exp((lo * f_hi - hi * f_lo) / (f_hi - f_lo))
+    width = f_hi - f_lo
+    out = np.exp(np.clip(np.where(width > 0, (lo * f_hi - hi * f_lo) / np.where(width > 0, width, 1.0),
+                                  0.5 * (lo + hi)), lo, hi))
     out[saturated] = P_SOLVE_BOUNDS[1]
     return out
 

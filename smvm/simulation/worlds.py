@@ -12,8 +12,10 @@ client's facts rather than on benchmarks nobody confirmed:
   change a founder controls (price, channel, costs, retention) is tried on that favourable world; one that clears
   every must-meet with LTV/CAC of at least 2 makes the world a PIVOT with that change. Only what survives both is a
   KILL: the client's facts fail under any plausible assumption and any single change;
-- a GO world is re-simulated with every benchmark-graded input at its unfavourable 80th percentile; if it becomes
-  a KILL, its success rests on unconfirmed benchmarks and it is a PIVOT that "needs evidence".
+- a GO world is re-simulated with every benchmark-graded demand input (adoption, willingness to pay, market size,
+  advantage, competition: what the founder cannot simply decide) at its unfavourable 80th percentile; if it
+  becomes a KILL or stops creating value (NPV at or below 0), its success rests on unconfirmed demand and it is a
+  PIVOT that "needs evidence".
 
 The verdict is the middle world's (:func:`smvm.decision.rules.verdict_of`); P(GO), P(PIVOT) and P(KILL) are the
 shares of worlds. All variants run on the worlds' own draws (common random numbers), so they differ only by the
@@ -48,15 +50,21 @@ CONFIRM_QUANTILE = 0.8
 FAVOURABLE = {"price": 0, "market_size": 1, "wtp_level": 1, "bass_p": 1, "bass_q": 1, "expansion": 1, "gross_margin": 1,
               "product_advantage": 1, "churn": -1, "cac": -1, "opex": -1, "upfront_cost": -1,
               "competitor_strength": -1, "discount_rate": -1}
+#: What a GO is checked against: demand, which the founder cannot simply decide (costs and price are decisions).
+DEMAND_INPUTS = frozenset({"bass_p", "bass_q", "wtp_level", "market_size", "product_advantage", "competitor_strength"})
 _REPORTED = ("npv", "arr_36", "ltv_cac", "funding_need", "cac_payback_months")
 
 
-def _assumption(plan: Plan, grades: dict[str, str], n: int, favourable: bool) -> dict[str, np.ndarray]:
-    """Every benchmark-graded input with a direction, pinned at its favourable (or unfavourable) quantile."""
+def _assumption(plan: Plan, grades: dict[str, str], n: int, favourable: bool,
+                only: frozenset[str] | None = None) -> dict[str, np.ndarray]:
+    """Every benchmark-graded input with a direction (of ``only``, if given), pinned at its favourable (or
+    unfavourable) quantile."""
     out = {}
     for spec in plan.specs:
         direction = FAVOURABLE.get(spec["name"])
         if direction is None or grades.get(spec["name"]) != "benchmark" or (direction == 0 and not favourable):
+            continue
+        if only is not None and spec["name"] not in only:
             continue
         q = 0.5 if direction == 0 else CONFIRM_QUANTILE if (direction > 0) == favourable else 1.0 - CONFIRM_QUANTILE
         out[spec["name"]] = np.full(n, float(ppf(spec, np.array([q]))[0]))
@@ -113,15 +121,16 @@ def _classify_block(plan: Plan, spec: dict[str, Any], base: dict[str, np.ndarray
                                          plan.model, plan.scenario)
     if go.any():
         xs, zs = _subset(x, z, go)
-        jobs["pessimistic"] = pool.submit(simulate, {**xs, **_assumption(plan, grades, int(go.sum()), False)}, zs,
-                                          plan.model, plan.scenario)
+        pessimistic = _assumption(plan, grades, int(go.sum()), False, only=DEMAND_INPUTS)
+        jobs["pessimistic"] = pool.submit(simulate, {**xs, **pessimistic}, zs, plan.model, plan.scenario)
     found = {name: job.result() for name, job in jobs.items()}
     evidence_rescue = np.zeros(classes.shape, dtype=bool)
     if "optimistic" in found:
         evidence_rescue[kill] = _clears_must_meets(found["optimistic"], facts)
     unconfirmed_go = np.zeros(classes.shape, dtype=bool)
     if "pessimistic" in found:
-        unconfirmed_go[go] = rules.classify(found["pessimistic"], facts)["classes"] == rules.KILL
+        pessimistic = found["pessimistic"]
+        unconfirmed_go[go] = (rules.classify(pessimistic, facts)["classes"] == rules.KILL) | (pessimistic["npv"] <= 0)
     confirmed = kill & ~evidence_rescue
     lever_rescue = np.full(classes.shape, -1, dtype=np.int8)
     if confirmed.any():
@@ -145,23 +154,28 @@ def _classify_block(plan: Plan, spec: dict[str, Any], base: dict[str, np.ndarray
             "evidence_rescue": evidence_rescue, "lever_rescue": lever_rescue, "unconfirmed_go": unconfirmed_go}
 
 
-def _needs_evidence(plan: Plan, grades: dict[str, str], u: np.ndarray, mask: np.ndarray) -> list[dict[str, Any]]:
-    """Benchmark inputs that sit on their unfavourable side in the worlds whose verdict rests on benchmarks,
-    most telling first: the evidence that would settle the verdict."""
-    if not mask.any():
+def _needs_evidence(plan: Plan, grades: dict[str, str], u: np.ndarray, scores: np.ndarray,
+                    rests_on_benchmarks: np.ndarray) -> list[dict[str, Any]]:
+    """The benchmark inputs whose favourable values raise the worlds' scores most (rank correlation over all
+    worlds), when some verdict rests on benchmarks: the evidence that would settle it, most telling first."""
+    if not rests_on_benchmarks.any():
         return []
+    ranks = np.empty(scores.size)
+    ranks[np.argsort(scores, kind="stable")] = np.arange(scores.size)
+    ranks -= ranks.mean()
     found = []
     for i, spec in enumerate(plan.specs):
         name = spec["name"]
         direction = FAVOURABLE.get(name)
         if not direction or grades.get(name) != "benchmark":
             continue
-        unfavourable = (1.0 - u[mask, i]) if direction > 0 else u[mask, i]
-        lean = float(unfavourable.mean()) - 0.5
-        if lean > 0.05:
-            found.append({"input": name, "unfavourable_percentile": round(100 * (0.5 + lean), 1),
-                          "lean": round(lean, 4)})
-    return sorted(found, key=lambda e: (-e["lean"], e["input"]))
+        favourable = u[:, i] if direction > 0 else 1.0 - u[:, i]
+        centred = favourable - favourable.mean()
+        denominator = math.sqrt(float((centred * centred).sum() * (ranks * ranks).sum())) or 1.0
+        weight = float((centred * ranks).sum()) / denominator
+        if weight > 0.1:
+            found.append({"input": name, "rank_correlation": round(weight, 4)})
+    return sorted(found, key=lambda e: (-e["rank_correlation"], e["input"]))
 
 
 def _suggestions(plan: Plan, spec: dict[str, Any], pool: ThreadPoolExecutor) -> list[dict[str, Any]]:
@@ -262,7 +276,8 @@ def _summarise(plan: Plan, spec: dict[str, Any], parts: list[dict[str, Any]], u:
         "dimensions": dims,
         "rescue": {"needs_evidence": float(evidence_rescue.mean()), "levers": rescued_by,
                    "unconfirmed_go": float(unconfirmed_go.mean())},
-        "needs_evidence": _needs_evidence(plan, grades, u, evidence_rescue | unconfirmed_go),
+        "needs_evidence": _needs_evidence(plan, grades, u, np.concatenate([p["raw"]["score"] for p in parts]),
+                                          evidence_rescue | unconfirmed_go),
         "confirm_quantile": CONFIRM_QUANTILE,
     }
     if verdict == "PIVOT":

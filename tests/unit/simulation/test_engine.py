@@ -1,9 +1,21 @@
 import numpy as np
 import pytest
 
-from smvm.simulation.engine import HORIZON, bass_cdf, mnl_shares, prepare_model, simulate
-from smvm.simulation.services import _Plan
-from tests.unit.simulation.conftest import make_config
+import copy
+
+from smvm.simulation.engine import (
+    HORIZON,
+    P_SOLVE_BOUNDS,
+    bass_cdf,
+    landscape_index,
+    mnl_shares,
+    prepare_model,
+    simulate,
+    solve_bass_p,
+)
+from smvm.simulation.execution import Plan
+from smvm.simulation.scenarios import scenario_arrays
+from tests.unit.simulation.conftest import BODY, make_config
 
 pytestmark = pytest.mark.unit
 
@@ -17,28 +29,71 @@ def _degenerate(cfg):
     return cfg
 
 
+def _landscape_columns(model, x):
+    """The per-path columns of the model's landscape tables, as the kernel gathers them."""
+    idx = landscape_index(x["landscape"], model["landscapes"])
+    return {k: model[k][:, idx] for k in ("share", "log_wtp_mid", "p_mult", "q_mult", "beta")}, idx
+
+
 @pytest.mark.parametrize("persona_count", [1, 4])
 def test_zero_uncertainty_adoption_equals_closed_form_bass(persona_count):
     cfg = _degenerate(make_config(persona_count=persona_count))
-    plan = _Plan(cfg)
+    plan = Plan(cfg)
     _, x, z = plan.draws(0, 64)
     out = simulate(x, z, plan.model, {}, keep_monthly=True)
     months = np.arange(1, HORIZON + 1)[:, None]
     model = prepare_model(cfg)
-    p = x["bass_p"][None, None, :] * model["p_mult"][None]
-    q = x["bass_q"][None, None, :] * model["q_mult"][None]
-    # Rebuild each segment's ceiling from the model the same way the kernel does, then sum the Bass curves.
-    price = x["price"]
+    cols, idx = _landscape_columns(model, x)
+    p = x["bass_p"][None, None, :] * cols["p_mult"][None]
+    q = x["bass_q"][None, None, :] * cols["q_mult"][None]
+    # Rebuild each segment's ceiling the way the kernel does (fitted choice model, the path's landscape), then
+    # sum the closed-form Bass curves.
     from scipy.special import ndtr
 
-    accounts = model["sam_accounts"] * model["share"] * x["market_size"]
-    acc = ndtr((np.log(model["wtp_mid"] * x["wtp_level"]) - np.log(price)) / model["wtp_sigma"])
-    own = np.exp(x["product_advantage"] - model["beta"] * np.log(price / model["ref"]))
-    comp = model["comp_const"] * np.exp(x["competitor_strength"])
+    price = x["price"]
+    accounts = model["sam_accounts"] * cols["share"] * x["market_size"]
+    acc = ndtr((cols["log_wtp_mid"] + np.log(x["wtp_level"]) - np.log(price)) * model["inv_wtp_sigma"])
+    own = np.exp(x["product_advantage"] + model["log_base"][idx] - cols["beta"] * (np.log(price) - model["log_ref"][idx]))
+    comp = model["comp_const"][idx] * np.exp(x["competitor_strength"])
     ceiling = accounts * acc * own / (1.0 + own + comp)
     expected = (ceiling[None] * bass_cdf(p, q, months[:, :, None])).sum(axis=1)
     rel = np.abs(out["monthly"]["customers"] - expected) / expected
     assert rel.max() <= 1e-9
+
+
+def test_traction_solve_reproduces_the_adopters_so_far():
+    rng = np.random.default_rng(3)
+    ceiling = rng.uniform(100, 5000, size=(3, 400))
+    p_mult = rng.uniform(0.5, 2.0, size=(3, 400))
+    q = rng.uniform(0.01, 0.06, size=(3, 400))
+    target = rng.uniform(1, 0.5 * ceiling.sum(axis=0))
+    p = solve_bass_p(ceiling, p_mult, q, 9.0, target)
+    got = (ceiling * bass_cdf(p * p_mult, q, 9.0)).sum(axis=0)
+    assert np.allclose(got, target, rtol=1e-5)
+    saturated = solve_bass_p(ceiling, p_mult, q, 9.0, ceiling.sum(axis=0) * 2)
+    assert np.all(saturated == P_SOLVE_BOUNDS[1])
+
+
+def test_traction_starts_the_simulation_from_the_customers_the_client_has():
+    body = copy.deepcopy(BODY)
+    body["evidence"] = {"traction": {"customers": 400, "monthly_revenue": 40_000.0, "months": 10}}
+    cfg = make_config(body=body)
+    plan = Plan(cfg)
+    _, x, z = plan.draws(0, 512)
+    out = simulate(x, z, plan.model, {}, keep_monthly=True)
+    # Month 1 starts from today's 400 customers (less a month's churn, plus a month's new ones), not from zero.
+    assert 400 * 0.95 <= np.median(out["monthly"]["customers"][0]) <= 400 * 1.3
+    assert np.median(out["monthly"]["revenue"][0]) > 30_000.0
+
+
+def test_a_launch_delay_holds_adoption_at_zero_until_launch():
+    cfg = make_config()
+    cfg["market"]["launch_delay_months"] = 6.0
+    plan = Plan(cfg)
+    _, x, z = plan.draws(0, 256)
+    out = simulate(x, z, plan.model, {}, keep_monthly=True)
+    assert np.abs(out["monthly"]["customers"][:6]).max() < 1e-6
+    assert np.all(out["monthly"]["customers"][7] > 0.0)
 
 
 def test_bass_closed_form_solves_the_hazard_equation():
@@ -64,24 +119,34 @@ def test_mnl_shares_are_stable_for_large_utilities():
 
 def test_kernel_choice_shares_with_outside_option_sum_to_one():
     cfg = make_config(persona_count=2, competitor_count=6)
-    plan = _Plan(cfg)
+    plan = Plan(cfg)
     _, x, z = plan.draws(0, 256)
     m = plan.model
-    own = np.exp(x["product_advantage"] - m["beta"] * np.log(x["price"] / m["ref"]))
-    comp = m["comp_const"] * np.exp(x["competitor_strength"])
+    cols, idx = _landscape_columns(m, x)
+    own = np.exp(x["product_advantage"] + m["log_base"][idx] - cols["beta"] * (np.log(x["price"]) - m["log_ref"][idx]))
+    comp = m["comp_const"][idx] * np.exp(x["competitor_strength"])
     ours = own / (1.0 + own + comp)
     rivals = comp / (1.0 + own + comp)
     outside = 1.0 / (1.0 + own + comp)
     assert np.allclose(ours + rivals + outside, 1.0)
     out = simulate(x, z, m, {})
-    assert np.allclose(out["market_share"], (ours * m["share"]).sum(axis=0))
+    assert np.allclose(out["market_share"], (ours * cols["share"]).sum(axis=0))
+
+
+def test_with_no_advantage_at_the_reference_price_we_get_a_typical_competitors_share():
+    cfg = make_config(persona_count=1, competitor_count=9)
+    m = Plan(cfg).model
+    # e^(ln(s̄/s0)) / (e^(ln(s̄/s0)) + S/s0 + 1) = s̄ / (s̄ + S + s0) = s̄ / (s̄ + 1)
+    base, const = np.exp(m["log_base"]), m["comp_const"]
+    typical = base / (1 + const)  # s̄ = e^base · s0 and S + s0 = 1, so s0 = 1 / (1 + S/s0)
+    assert np.allclose(base / (base + const + 1.0), typical / (typical + 1.0))
 
 
 def test_kernel_blocks_and_scratch_buffers_never_change_a_result():
     # The kernel tiles paths into cache-sized blocks and reuses per-thread scratch arrays: results must be
     # bit-identical for any block size, and a later call must not overwrite an earlier call's outputs.
     cfg = make_config(persona_count=3, competitor_count=4)
-    plan = _Plan(cfg)
+    plan = Plan(cfg)
     _, x, z = plan.draws(0, 2048)
     whole = simulate(x, z, plan.model, plan.scenario, keep_monthly=True, block=2048)
     snapshot = {k: v.copy() for k, v in whole.items() if k != "monthly"}
@@ -98,12 +163,10 @@ def test_kernel_blocks_and_scratch_buffers_never_change_a_result():
 
 @pytest.mark.parametrize("scenario", ["base", "downturn", "competitor_entry"])
 def test_npv_only_gives_the_same_npv(scenario):
-    from smvm.simulation.services import _scenario_arrays
-
     cfg = make_config(persona_count=3, competitor_count=4)
-    plan = _Plan(cfg)
+    plan = Plan(cfg)
     _, x, z = plan.draws(0, 1024)
-    sc = _scenario_arrays(cfg["scenarios"][scenario])
+    sc = scenario_arrays(cfg["scenarios"][scenario])
     full = simulate(x, z, plan.model, sc)
     only = simulate(x, z, plan.model, sc, npv_only=True)
     assert set(only) == {"npv"}

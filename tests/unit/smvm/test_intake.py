@@ -32,7 +32,9 @@ def test_three_shapes_normalize_to_one_request() -> None:
     project = parse_request({"name": "ShiftSwap", "description": "Swap shifts", "hypothesis": "Managers pay",
                              "target_avatars": ["managers"]})
     for request in (canonical, legacy, project):
-        assert set(request) == {"project_id", "run_id", "idea", "evidence", "configuration", "metadata", "correlation_id"}
+        assert set(request) == {"project_id", "run_id", "idea", "evidence", "facts", "configuration", "metadata",
+                                "correlation_id"}
+        assert set(request["facts"]) == {"team", "technology", "financials", "retention"}
         assert set(request["idea"]) == set(canonical["idea"])
         assert request["configuration"]["simulation_iterations"] == 1000
     assert legacy["idea"]["estimated_tam"] == 5000000 and legacy["idea"]["domain"] == "finance"
@@ -64,5 +66,26 @@ def test_t0_checks_flag_gate_risks_and_vague_text() -> None:
     flagged = validate_idea(parse_request(small))
     codes = {issue["code"] for issue in flagged["issues"]}
     assert {"tam_below_gate", "description_vague"} <= codes
-    assert flagged["risk_assessment"] == "high" and flagged["business_logic_check"] == "warning"
+    # TAM under the contract's $1M gate is the client's own fact: the check fails, and the decision KILLs on it.
+    assert flagged["risk_assessment"] == "high" and flagged["business_logic_check"] == "failed"
     assert len(flagged["recommendations"]) >= 2
+
+
+def test_t0_checks_fail_on_a_negative_margin_and_warn_on_softer_doubts() -> None:
+    body = copy.deepcopy(VALID)
+    body["financials"] = {"gross_margin": -0.1, "planned_price": 900, "monthly_burn": 100_000, "cash_on_hand": 200_000}
+    body["business_idea"].update(estimated_som=100_000_000)
+    body["evidence"] = {"wtp_survey": [{"too_cheap": 50, "cheap": 100, "expensive": 200, "too_expensive": 300}] * 5}
+    checks = validate_idea(parse_request(body))
+    by_code = {issue["code"]: issue["severity"] for issue in checks["issues"]}
+    assert by_code["gross_margin_negative"] == "failed" and checks["business_logic_check"] == "failed"
+    assert by_code["som_share_unsupported"] == "medium"
+    assert by_code["runway_short"] == "medium"
+    assert by_code["price_above_survey"] == "high"
+
+
+def test_a_price_in_the_text_is_only_a_hint() -> None:
+    body = copy.deepcopy(VALID)
+    body["business_idea"]["description"] += ". It costs $39/month per seat."
+    checks = validate_idea(parse_request(body))
+    assert any(issue["code"] == "price_in_text" and issue["severity"] == "info" for issue in checks["issues"])

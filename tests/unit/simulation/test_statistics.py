@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from smvm.simulation.services import _percentiles
+from smvm.simulation.statistics import percentiles as _percentiles
 
 pytestmark = pytest.mark.unit
 
@@ -33,7 +33,7 @@ def test_percentiles_propagate_nan_like_numpy():
 
 
 def test_row_medians_are_numpys_bit_for_bit():
-    from smvm.simulation.services import _row_medians
+    from smvm.simulation.statistics import row_medians as _row_medians
 
     rng = np.random.default_rng(1)
     for n in (1, 2, 3, 1000, 4097, 65536):
@@ -45,7 +45,7 @@ def test_row_medians_are_numpys_bit_for_bit():
 
 
 def test_month_percentiles_are_numpys_bit_for_bit():
-    from smvm.simulation.services import _month_percentiles
+    from smvm.simulation.statistics import month_percentiles as _month_percentiles
 
     rng = np.random.default_rng(2)
     qs = (5, 10, 50, 90, 95, 1, 99, 0, 100)
@@ -56,7 +56,8 @@ def test_month_percentiles_are_numpys_bit_for_bit():
 
 
 def test_sorted_percentiles_are_numpys_bit_for_bit():
-    from smvm.simulation.services import PERCENTILES, _sorted_percentiles
+    from smvm.simulation.statistics import PERCENTILES
+    from smvm.simulation.statistics import sorted_percentiles as _sorted_percentiles
 
     rng = np.random.default_rng(3)
     for n in (1, 2, 3, 1000, 32_769, 65_536):
