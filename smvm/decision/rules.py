@@ -98,6 +98,7 @@ def facts_for_rules(market_data: dict[str, Any], validation: dict[str, Any] | No
         "feasibility": float(feasibility),
         "execution": 0.5 * team + 0.5 * float(feasibility),
         "n_competitors": int(n_competitors),
+        "cash_on_hand": market_data["facts"]["financials"].get("cash_on_hand"),
     }
 
 
@@ -114,10 +115,18 @@ def dimension_scores(out: dict[str, np.ndarray], facts: dict[str, Any]) -> dict[
         + 0.4 * _clip(100.0 * (30.0 - out["cac_payback_months"]) / 24.0),
         "competitive_position": _clip(50.0 + 35.0 * np.log2(share_rel)),
         "unit_economics": _clip(100.0 * (out["ltv_cac"] - 1.0) / 4.0),
-        "financial_viability": 0.7 * (50.0 + 50.0 * np.tanh(out["npv"] / np.maximum(out["breakeven_arr"], 1.0)))
-        + 0.3 * _clip(100.0 * (36.0 - be) / 24.0),
+        "financial_viability": 0.6 * (50.0 + 50.0 * np.tanh(out["npv"] / np.maximum(out["breakeven_arr"], 1.0)))
+        + 0.25 * _clip(100.0 * (36.0 - be) / 24.0) + 0.15 * _funding_coverage(out, facts),
         "execution": np.full(n, facts["execution"]),
     }
+
+
+def _funding_coverage(out: dict[str, np.ndarray], facts: dict[str, Any]) -> np.ndarray:
+    """0..100: how much of the world's funding need the stated cash covers (neutral 50 when no cash is stated)."""
+    cash = facts.get("cash_on_hand")
+    if cash is None:
+        return np.full(out["npv"].shape, 50.0)
+    return _clip(100.0 * cash / np.maximum(out["funding_need"], 1.0))
 
 
 def raw_score(dims: dict[str, np.ndarray]) -> np.ndarray:

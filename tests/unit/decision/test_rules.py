@@ -23,6 +23,7 @@ def _worlds(**overrides):
         "steady_profit": np.array([5e5, 1e4, -2e5]),
         "opex_monthly": np.array([1e5, 1e5, 1e5]),
         "breakeven_arr": np.array([1.6e6, 1.6e6, 1.6e6]),
+        "funding_need": np.array([1e6, 2e6, 4e6]),
     }
     out.update({k: np.asarray(v, dtype=float) for k, v in overrides.items()})
     return out
@@ -88,6 +89,13 @@ def test_runner_up_and_probabilities():
     probs = rules.verdict_probabilities(np.array([2, 2, 1, 0], dtype=np.int8))
     assert probs == {"KILL": 0.25, "PIVOT": 0.25, "GO": 0.5}
     assert rules.runner_up({"GO": 0.7, "PIVOT": 0.25, "KILL": 0.05}, "GO") == ("PIVOT", 0.25)
+
+
+def test_stated_cash_is_judged_against_each_worlds_funding_need():
+    silent = rules.dimension_scores(_worlds(), FACTS)["financial_viability"]
+    rich = rules.dimension_scores(_worlds(), {**FACTS, "cash_on_hand": 5e6})["financial_viability"]
+    poor = rules.dimension_scores(_worlds(), {**FACTS, "cash_on_hand": 1e5})["financial_viability"]
+    assert (poor < silent).all() and (silent < rich).all()
 
 
 def test_team_score_is_neutral_without_facts_and_rises_with_them():
