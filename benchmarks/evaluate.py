@@ -158,6 +158,10 @@ def _negative_evidence(body: dict[str, Any], typical_price: float, benchmark_cac
     if traction.get("customers", 1) > 0 or traction.get("months", 0) < 12:
         changed = copy.deepcopy(body)
         changed.setdefault("evidence", {})["traction"] = {"customers": 0, "monthly_revenue": 0, "months": 12}
+        if traction.get("customers") and not (body.get("financials") or {}).get("planned_price"):
+            # The same idea at the same price: what customers paid stays the price, only nobody buys.
+            changed.setdefault("financials", {})["planned_price"] = float(traction["monthly_revenue"]) / float(
+                traction["customers"])
         yield "negative: zero customers after 12 months", changed
 
 

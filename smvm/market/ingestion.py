@@ -28,7 +28,8 @@ NAMED_SHARE_FOR_CLIENT_GRADE = 0.5
 HARDWARE_MARGIN_FACTOR = 0.75
 #: A benchmark's fixed costs fit a seed-stage company addressing about this serviceable market (USD a year); a team
 #: chasing a smaller market runs leaner and one chasing a larger one bigger, by (SAM / this) ** OPEX_SCALE_POWER.
-#: Revenue potential grows in proportion to the SAM and costs less than that, so a larger market never hurts.
+#: Before launch, revenue potential grows in proportion to the SAM and costs less than that, so a larger market never
+#: hurts; once customers are known, adoption follows them and the benchmark is not scaled.
 OPEX_REFERENCE_SAM = 5e8
 OPEX_SCALE_POWER = 0.35
 OPEX_SCALE_BOUNDS = (0.3, 3.0)
@@ -180,6 +181,10 @@ def ingest_market_data(request: dict[str, Any]) -> dict[str, Any]:
         notes.append(f"Early traction: {traction['customers']:,} customers, ${traction['monthly_revenue']:,.0f} MRR "
                      f"after {traction['months']} months (the simulation starts from them)")
     reference_price = float(entries["price"]["likely"])
+    # The SAM's accounts are counted at the price the client states or charges (that is how a SAM is sized); a
+    # survey's range or a benchmark guess are not the client's price, so the domain's typical price counts them.
+    account_price = reference_price if price_source in ("planned", "price_points", "traction") \
+        else float(inputs.benchmark("price")["likely"])
     return {
         "project_id": request.get("project_id"),
         "run_id": request.get("run_id"),
@@ -192,7 +197,8 @@ def ingest_market_data(request: dict[str, Any]) -> dict[str, Any]:
             "default_source": market["default_source"],
             "reference_price": reference_price,
             "typical_price": float(inputs.benchmark("price")["likely"]),
-            "sam_accounts": market["sam"]["value"] / (12.0 * reference_price),
+            "account_price": account_price,
+            "sam_accounts": market["sam"]["value"] / (12.0 * account_price),
         },
         "willingness_to_pay": wtp,
         "evidence": {
@@ -235,15 +241,19 @@ def _price(inputs: _Inputs, evidence: dict[str, Any], financials: dict[str, Any]
         inputs.set("price", low=lo, likely=mid, high=hi, field="evidence.price_points",
                    evidence=f"{len(points)} client price point(s)")
         return "price_points"
+    if arpa:
+        # What customers pay is a fact about the price; a survey only says what they would accept.
+        inputs.set("price", low=arpa * 0.9, likely=arpa, high=arpa * 1.1, field="evidence.traction",
+                   evidence=f"revenue per paying customer, ${arpa:,.2f} a month")
+        if vw:
+            inputs.not_used("evidence.wtp_survey (price range)", "customers already pay a price; the survey still "
+                            "sets willingness to pay")
+        return "traction"
     if vw:
         lo, mid, hi = ev.survey_price_range(vw)
         inputs.set("price", low=lo, likely=mid, high=hi, field="evidence.wtp_survey",
                    evidence="Van Westendorp acceptable range (PMC..PME), OPP/IPP midpoint")
         return "survey"
-    if arpa:
-        inputs.set("price", low=arpa * 0.9, likely=arpa, high=arpa * 1.1, field="evidence.traction",
-                   evidence=f"revenue per paying customer, ${arpa:,.2f} a month")
-        return "traction"
     return "benchmark"
 
 
@@ -306,7 +316,8 @@ def _financials(inputs: _Inputs, financials: dict[str, Any], tech: dict[str, Any
     if burn is not None:
         inputs.set("opex", low=burn * 0.9, likely=burn, high=burn * 1.1, field="financials.monthly_burn",
                    distribution="triangular", evidence=f"stated monthly burn ${burn:,.0f}")
-    else:
+    elif not live:
+        # A company already selling has the costs it has (state them); its revenue follows its customers, not the SAM.
         scale = min(max((sam / OPEX_REFERENCE_SAM) ** OPEX_SCALE_POWER, OPEX_SCALE_BOUNDS[0]), OPEX_SCALE_BOUNDS[1])
         inputs.scale_benchmark("opex", scale, f"scaled x{scale:.2f} to the serviceable market's size")
     if live:

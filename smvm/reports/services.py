@@ -62,7 +62,7 @@ def render_markdown_report(bundle: dict[str, Any]) -> str:
                     [["TAM", money(mk["tam"]["value"]), mk["tam"]["source"]],
                      ["SAM", money(mk["sam"]["value"]), mk["sam"]["source"]],
                      ["SOM (target ARR)", money(mk["som"]["value"]), mk["som"]["source"]],
-                     ["SAM accounts", f"{mk['sam_accounts']:,.0f}", f"SAM / (12 x {money(mk['reference_price'])})"]])
+                     ["SAM accounts", f"{mk['sam_accounts']:,.0f}", f"SAM / (12 x {money(mk['account_price'])})"]])
     lines += ["", "Simulated demand (P10 / P50 / P90):", ""]
     lines += _table(["output", "P10", "P50", "P90"],
                     [[f"revenue year {y}", money(out[f'revenue_y{y}']['p10']), money(out[f'revenue_y{y}']['p50']),

@@ -58,10 +58,13 @@ def test_stated_burn_replaces_the_benchmark_operating_cost():
     assert "stated monthly burn" in opex["source"]
 
 
-def test_benchmark_operating_cost_grows_slower_than_the_market():
+def test_benchmark_operating_cost_grows_slower_than_the_market_before_launch_only():
     small = ingest_market_data(request_for(estimated_sam=3e7, estimated_som=1e6))["inputs"]["opex"]["likely"]
     large = ingest_market_data(request_for(estimated_sam=3e8, estimated_som=1e7))["inputs"]["opex"]["likely"]
     assert small < large < 10 * small
+    live_small = ingest_market_data(request_for(estimated_sam=3e7, estimated_som=1e6, evidence=TRACTION))
+    live_large = ingest_market_data(request_for(estimated_sam=3e8, estimated_som=1e7, evidence=TRACTION))
+    assert live_small["inputs"]["opex"]["likely"] == live_large["inputs"]["opex"]["likely"]
 
 
 def test_retention_updates_churn_by_bayes_and_cites_the_evidence():
@@ -79,6 +82,17 @@ def test_traction_calibrates_adoption_price_and_willingness_to_pay():
     assert md["willingness_to_pay"]["source"] == "traction"
     assert md["inputs"]["upfront_cost"]["likely"] == 0.0  # the product is on sale: its build is spent
     assert md["facts"]["product_live"] is True
+
+
+def test_what_customers_pay_outranks_a_survey_for_the_price_and_a_survey_never_counts_the_market():
+    survey = [{"too_cheap": 5, "cheap": 10, "expensive": 20, "too_expensive": 30}] * 8
+    both = ingest_market_data(request_for(evidence={**TRACTION, "wtp_survey": survey}))
+    assert both["inputs"]["price"]["likely"] == pytest.approx(100.0)
+    assert both["willingness_to_pay"]["source"] == "survey"
+    only_survey = ingest_market_data(request_for(evidence={"wtp_survey": survey}))
+    plain = ingest_market_data(request_for())
+    assert only_survey["inputs"]["price"]["likely"] < 30.0
+    assert only_survey["market"]["sam_accounts"] == plain["market"]["sam_accounts"]
 
 
 def test_willingness_to_pay_without_evidence_sits_between_the_price_and_the_category():
