@@ -70,6 +70,7 @@ def _render_summary(meta: dict[str, Any], decision: dict[str, Any], summary: dic
     ]
     lines.extend(f"  why: {reason}" for reason in decision.get("why") or [])
     lines.extend(f"  needs evidence: {ask['evidence']}" for ask in decision.get("needs_evidence") or [])
+    lines.extend(f"  would change it: {flip['statement']}" for flip in decision.get("what_would_change_it") or [])
     key_numbers = summary.get("key_numbers") or {}
     if key_numbers:
         lines.append("Key numbers:")

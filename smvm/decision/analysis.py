@@ -12,6 +12,8 @@ from smvm.formatting import money
 # TODO(issue 14): one gate mapping for every surface; the contract lets GO and PIVOT progress.
 _GATE = {"GO": "proceed", "PIVOT": "proceed", "KILL": "reject"}
 _LEVERS = {"price", "cac", "churn", "product_advantage", "opex", "wtp_level", "expansion", "gross_margin"}
+#: A PIVOT asks for evidence when at least this share of worlds owes its class to unconfirmed benchmarks.
+NEEDS_EVIDENCE_SHARE = 0.10
 #: What to measure to settle an input that rests on a benchmark, in the request's own terms.
 EVIDENCE_ASKS = {
     "bass_p": "paying customers after some months on sale (evidence.traction)",
@@ -106,6 +108,23 @@ def _why(verdict: str, worlds: dict[str, Any], facts: dict[str, Any], suggestion
     return reasons
 
 
+_FLIP_WORDS = {"churn": ("monthly churn", "{:.1%}"), "cac": ("CAC", "${:,.0f}"), "opex": ("fixed costs", "${:,.0f} a month"),
+               "wtp_level": ("willingness to pay", "x{:.2f} of today's estimate"),
+               "bass_p": ("early adoption", "x{:.2f} of today's estimate")}
+
+
+def _what_would_change_it(worlds: dict[str, Any]) -> list[dict[str, Any]]:
+    """The flip points in words: "monthly churn at 1.2 % (now 3.4 %) would make it a GO"."""
+    out = []
+    for flip in worlds.get("what_would_change_it") or []:
+        label, fmt = _FLIP_WORDS[flip["input"]]
+        relative = flip["input"] in ("wtp_level", "bass_p")
+        value = fmt.format(flip["factor"] if relative else flip["value"])
+        now = "" if relative else f" (now {fmt.format(flip['from'])})"
+        out.append({**flip, "statement": f"{label} at {value}{now} would make it a {flip['verdict']}"})
+    return out
+
+
 def _best_suggestion(worlds: dict[str, Any]) -> dict[str, Any] | None:
     found = [s for s in worlds.get("suggestions") or [] if s["lever"] != "plan"]
     if not found:
@@ -195,7 +214,8 @@ def analyse_decision(request: dict[str, Any], validation: dict[str, Any], market
     verdict, score = worlds["verdict"], worlds["score"]
     probs = worlds["probabilities"]
     m = sim["metrics"]
-    asks = _needs_evidence(worlds) if verdict == "PIVOT" else []
+    rests_on_benchmarks = worlds["rescue"]["needs_evidence"] + worlds["rescue"]["unconfirmed_go"]
+    asks = _needs_evidence(worlds) if verdict == "PIVOT" and rests_on_benchmarks >= NEEDS_EVIDENCE_SHARE else []
     suggestion = _best_suggestion(worlds) if verdict == "PIVOT" else None
     dimensions = [{"name": k, "weight": rules.WEIGHTS[k], "score": round(worlds["dimensions"][k], 2),
                    "evidence": _dimension_evidence(k, m, facts, market_data, competitors)} for k in rules.WEIGHTS]
@@ -224,6 +244,7 @@ def analyse_decision(request: dict[str, Any], validation: dict[str, Any], market
         "runner_up": worlds["runner_up"],
         "gate_decision": _GATE[verdict],
         "why": _why(verdict, worlds, facts, suggestion, asks),
+        "what_would_change_it": _what_would_change_it(worlds),
         "needs_evidence": asks,
         "thresholds": {
             "go": rules.GO_THRESHOLD, "kill": rules.KILL_THRESHOLD,

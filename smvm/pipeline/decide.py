@@ -13,9 +13,10 @@ from smvm.simulation.config import build_simulation_config
 from smvm.simulation.execution import run_simulation
 from smvm.simulation.worlds import MAX_WORLD_BLOCKS, WORLD_BLOCK
 
-#: The analyses the verdict does not read (sensitivity, scenarios, fan charts); a verdict-only run skips them and
-#: simulates just the paths the worlds can use, and gives the same verdict, score and probabilities as a full run.
-VERDICT_ONLY = {"sensitivity": False, "scenarios": False, "fan_paths": 0, "importance_paths": 0}
+#: The analyses the verdict does not read (sensitivity, scenarios, fan charts, what would change it): a verdict-only
+#: run skips them, simulates just the paths the worlds can use, and gives the same verdict, score and probabilities
+#: as a full run.
+VERDICT_ONLY = {"sensitivity": False, "scenarios": False, "fan_paths": 0, "importance_paths": 0, "flip_points": False}
 VERDICT_PATHS = WORLD_BLOCK * MAX_WORLD_BLOCKS
 
 

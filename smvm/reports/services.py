@@ -40,6 +40,7 @@ def render_markdown_report(bundle: dict[str, Any]) -> str:
               f"Across {dec['verdict_stability']['worlds']:,} plausible worlds: {_probabilities(dec)}.", ""]
     lines += [f"- Why: {reason}" for reason in dec.get("why") or []]
     lines += [f"- Needs evidence: {ask['evidence']}" for ask in dec.get("needs_evidence") or []]
+    lines += [f"- What would change it: {flip['statement']}" for flip in dec.get("what_would_change_it") or []]
     lines += [
               f"- {pct(m['p_npv_positive'])} of {sim['paths']['used']:,} simulated futures have a positive NPV; "
               f"P50 NPV {money(m['npv_p50'])} (P10 {money(out['npv']['p10'])}, P90 {money(out['npv']['p90'])}).",

@@ -152,6 +152,7 @@ def build_simulation_config(request: dict[str, Any], market_data: dict[str, Any]
             "facts": rules.facts_for_rules(market_data, validation, int(competitors.get("count", 0))),
             "grades": {i["name"]: i["grade"] for i in inputs},
             "levers": _levers(market_data, personas),
+            "flip_points": bool(conf_analyses.get("flip_points", True)),
         },
         "execution": {"threads": 2},
     }

@@ -62,6 +62,7 @@ def prepare_model(config: dict[str, Any]) -> dict[str, Any]:
         "init_mrr": float(market.get("initial_mrr", 0.0)),
         "traction_months": float(market.get("traction_months", 0.0)),
         "launch_delay": float(market.get("launch_delay_months", 0.0)),
+        "observation_months": int(market.get("observation_months", 1)),
     }
 
 
@@ -164,7 +165,11 @@ BLOCK = 8192  # paths per kernel block (one chunk): a sweep of 1,024-8,192 was f
 OUTPUTS = ("npv", "revenue_y1", "revenue_y2", "revenue_y3", "arr_36", "customers_36", "funding_need", "cash_36",
            "breakeven_month", "payback_month", "roi", "ltv_cac", "cac_payback_months", "acceptance",
            "market_share", "ceiling_accounts", "unit_contribution", "steady_profit", "opex_monthly",
-           "breakeven_arr")
+           "breakeven_arr", "upfront", "acquisition_y1", "acquisition_y2", "acquisition_y3", "cash_y1", "cash_y2",
+           *("obs_" + name for name in ("customers", "new_customers", "churned", "mrr", "acquisition_spend")))
+#: What a client can observe in its first months on the market (``market.observation_months``, default 1: the
+#: contract's T0+30), per path: the prior predictive distribution SMVM later scores real observations against.
+OBSERVABLES = ("customers", "new_customers", "churned", "mrr", "acquisition_spend")
 
 
 def chunk_sizes(total: int, chunk: int) -> list[int]:
@@ -388,6 +393,9 @@ def _simulate_block(x: dict[str, np.ndarray], shocks: np.ndarray, model: dict[st
     half_var = -0.5 * vol * vol
     pg = price * gm
     units_year = np.zeros((3, n))
+    new_year = np.zeros((3, n))
+    window = int(model.get("observation_months", 1))
+    observed: dict[str, np.ndarray] = {}
     cash = np.negative(upfront)                 # before month 1
     for t in range(HORIZON):
         np.multiply(vol, shocks[t], out=step)
@@ -436,6 +444,13 @@ def _simulate_block(x: dict[str, np.ndarray], shocks: np.ndarray, model: dict[st
         np.add(cash, flow, out=cash_m[t])
         cash = cash_m[t]
         units_year[t // 12] += units
+        new_year[t // 12] += new_total
+        if t + 1 == window:
+            customers_now = state[2].sum(axis=0)
+            gained = new_year[0].copy()
+            observed = {"customers": customers_now, "new_customers": gained, "mrr": units * price,
+                        "churned": np.maximum(model["init_customers"] + gained - customers_now, 0.0),
+                        "acquisition_spend": gained * cac}
         if keep_monthly:
             np.multiply(units, price, out=revenue_m[t])
             state[2].sum(axis=0, out=customers_m[t])
@@ -467,6 +482,13 @@ def _simulate_block(x: dict[str, np.ndarray], shocks: np.ndarray, model: dict[st
     share_mix = np.multiply(share, share_seg, out=t2).sum(axis=0)
     out = {
         "npv": npv,
+        "upfront": np.array(upfront, dtype=np.float64, copy=True),
+        "acquisition_y1": new_year[0] * cac,
+        "acquisition_y2": new_year[1] * cac,
+        "acquisition_y3": new_year[2] * cac,
+        "cash_y1": cash_m[11].copy(),
+        "cash_y2": cash_m[23].copy(),
+        **{"obs_" + k: v for k, v in observed.items()},
         "revenue_y1": revenue_year[0],
         "revenue_y2": revenue_year[1],
         "revenue_y3": revenue_year[2],

@@ -13,14 +13,54 @@ import numpy as np
 
 from smvm.simulation.config import FAN_PATHS, IMPORTANCE_PATHS, MODEL_VERSION, SOBOL_N
 from smvm.simulation.distributions import _special, lognormal_from_normal, ppf
-from smvm.simulation.engine import HORIZON, NEVER, OUTPUTS, chunk_sizes, prepare_model, simulate, thread_scratch
+from smvm.simulation.engine import (
+    HORIZON,
+    NEVER,
+    OBSERVABLES,
+    OUTPUTS,
+    chunk_sizes,
+    prepare_model,
+    simulate,
+    thread_scratch,
+)
 from smvm.simulation.scenarios import scenario_arrays, scenario_draws, scenario_metrics, scenario_results
 from smvm.simulation.sensitivity import importance, npv_submit, sobol_design, sobol_finish, tornado
 from smvm.simulation.sobol import sobol_points
-from smvm.simulation.statistics import PERCENTILES, convergence, decision_metrics, sorted_percentiles, summary
+from smvm.simulation.statistics import (
+    PERCENTILES,
+    convergence,
+    decision_metrics,
+    percentiles,
+    sorted_percentiles,
+    summary,
+)
 from smvm.simulation.worlds import analyse_worlds
 
 _HALF = np.array([0.5])
+#: Outputs whose whole distribution a run keeps as percentiles 1..99: the cumulative probability curves of the
+#: report, and the prior predictive of what the client can observe at T0+30 (scored against observations later).
+QUANTILE_LEVELS = tuple(range(1, 100))
+QUANTILED = ("npv", "arr_36", "funding_need", *("obs_" + name for name in OBSERVABLES))
+_PNL_QUANTILES = (10, 50, 90)
+
+
+def yearly_pnl(pooled: dict[str, np.ndarray]) -> list[dict[str, Any]]:
+    """Per year, P10 / P50 / P90 of revenue, gross profit, acquisition spend, fixed costs, operating cash flow and
+    the cash balance at year end, each computed per path (so a path's lines add up; their percentiles need not)."""
+    cash_end = [pooled["cash_y1"], pooled["cash_y2"], pooled["cash_36"]]
+    start = -pooled["upfront"]
+    rows = []
+    for year in (1, 2, 3):
+        fixed = 12.0 * pooled["opex_monthly"]
+        flow = cash_end[year - 1] - (start if year == 1 else cash_end[year - 2])
+        acquisition = pooled[f"acquisition_y{year}"]
+        lines = {"revenue": pooled[f"revenue_y{year}"], "gross_profit": flow + acquisition + fixed,
+                 "acquisition": acquisition, "fixed_costs": fixed, "operating_cash_flow": flow,
+                 "cash_end": cash_end[year - 1]}
+        rows.append({"year": year, **{name: dict(zip((f"p{q}" for q in _PNL_QUANTILES),
+                                                     percentiles(values, _PNL_QUANTILES).tolist(), strict=True))
+                                      for name, values in lines.items()}})
+    return rows
 
 
 class Plan:
@@ -252,6 +292,9 @@ def run_simulation(config: dict[str, Any], *, progress: Callable[[float], None] 
         "replicates": full,
         "convergence": {"confidence": 0.95, "metrics": conv},
         "fan_charts": fans,
+        "pnl": yearly_pnl(pooled),
+        "quantiles": {"levels": list(QUANTILE_LEVELS),
+                      **{name: percentiles(pooled[name], QUANTILE_LEVELS).tolist() for name in QUANTILED}},
         "npv_histogram": {"edges": edges.tolist(), "counts": counts.tolist()},
         "breakeven_cdf": {"months": list(range(1, HORIZON + 1)), "p": be_cdf.tolist()},
         "sensitivity": sens,

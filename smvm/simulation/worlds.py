@@ -179,34 +179,97 @@ def _needs_evidence(plan: Plan, grades: dict[str, str], u: np.ndarray, scores: n
 
 
 def _suggestions(plan: Plan, spec: dict[str, Any], pool: ThreadPoolExecutor) -> list[dict[str, Any]]:
-    """Each change a founder controls, simulated on the same worlds: its verdict shares and key medians."""
+    """Each change a founder controls, simulated on the same worlds and judged with the same benchmark checks as
+    the plan: its verdict shares and key medians."""
     x, z, _ = _block_draws(plan, 0)
     n = min(SUGGESTION_WORLDS, z.shape[1])
     x, z = {k: v[:n] for k, v in x.items()}, np.ascontiguousarray(z[:, :n])
-    jobs = []
-    for lever in spec["levers"]:
-        changed, model = _apply_lever(plan, lever, x)
-        jobs.append(pool.submit(simulate, changed, z, model, plan.scenario))
-    base = pool.submit(simulate, x, z, plan.model, plan.scenario)
-    facts = spec["facts"]
-    base_cls = rules.classify(base.result(), facts)
-    out = []
-    for lever, job in zip(spec["levers"], jobs, strict=True):
-        res = job.result()
-        cls = rules.classify(res, facts)
-        scores = rules.banded_score(cls, cls["classes"])
-        out.append({
-            "lever": lever["name"], "change": lever["label"], "worlds": n,
-            "probabilities": rules.verdict_probabilities(cls["classes"]),
-            "score": float(np.quantile(scores, 0.5, method="higher")),
-            "metrics": {f"{k}_p50": float(percentiles(res[k], (50,))[0]) for k in _REPORTED},
-        })
-    base_scores = rules.banded_score(base_cls, base_cls["classes"])
-    baseline = {"probabilities": rules.verdict_probabilities(base_cls["classes"]),
-                "score": float(np.quantile(base_scores, 0.5, method="higher"))}
-    for entry in out:
-        entry["score_change"] = entry["score"] - baseline["score"]
-    return [{"lever": "plan", "change": "The plan as stated", "worlds": n, **baseline}, *out]
+
+    def judge(lever: dict[str, Any] | None) -> dict[str, Any]:
+        changed, model = _apply_lever(plan, lever, x) if lever else (x, plan.model)
+        out, raw, classes = _checked(plan, spec, changed, z, model)
+        scores = rules.banded_score(raw, classes)
+        entry = {"lever": lever["name"] if lever else "plan",
+                 "change": lever["label"] if lever else "The plan as stated", "worlds": n,
+                 "probabilities": rules.verdict_probabilities(classes),
+                 "score": float(np.quantile(scores, 0.5, method="higher"))}
+        if lever:
+            entry["metrics"] = {f"{k}_p50": float(percentiles(out[k], (50,))[0]) for k in _REPORTED}
+        return entry
+
+    found = list(pool.map(judge, [None, *spec["levers"]]))
+    for entry in found[1:]:
+        entry["score_change"] = entry["score"] - found[0]["score"]
+    return found
+
+
+#: Worlds and steps of the "what would change the verdict" search (per input: the far end first, then bisection).
+FLIP_WORLDS = 1_024
+FLIP_STEPS = 4
+#: Inputs searched, with the multiplier at the far end of the helpful direction.
+FLIP_INPUTS = (("churn", 0.25), ("cac", 0.3), ("opex", 0.4), ("wtp_level", 3.0), ("bass_p", 4.0))
+
+
+def _checked(plan: Plan, spec: dict[str, Any], x: dict[str, np.ndarray], z: np.ndarray,
+             model: dict[str, Any] | None = None) -> tuple[dict[str, np.ndarray], dict[str, Any], np.ndarray]:
+    """Outputs, raw classification and classes of some worlds with the benchmark checks but without trying single
+    changes: what a simulated change or a search step is judged by."""
+    facts, grades = spec["facts"], spec["grades"]
+    model = model if model is not None else plan.model
+    out = simulate(x, z, model, plan.scenario)
+    raw = rules.classify(out, facts)
+    classes = raw["classes"].copy()
+    kill, go = classes == rules.KILL, classes == rules.GO
+    if kill.any():
+        xs, zs = _subset(x, z, kill)
+        optimistic = simulate({**xs, **_assumption(plan, grades, int(kill.sum()), True)}, zs, model, plan.scenario)
+        classes[np.flatnonzero(kill)[_clears_must_meets(optimistic, facts)]] = rules.PIVOT
+    if go.any():
+        xs, zs = _subset(x, z, go)
+        pessimistic = simulate({**xs, **_assumption(plan, grades, int(go.sum()), False, only=DEMAND_INPUTS)}, zs,
+                               model, plan.scenario)
+        doubt = (rules.classify(pessimistic, facts)["classes"] == rules.KILL) | (pessimistic["npv"] <= 0)
+        classes[np.flatnonzero(go)[doubt]] = rules.PIVOT
+    return out, raw, classes
+
+
+def _quick_verdict(plan: Plan, spec: dict[str, Any], x: dict[str, np.ndarray], z: np.ndarray) -> str:
+    _, raw, classes = _checked(plan, spec, x, z)
+    return rules.verdict_of(rules.banded_score(raw, classes))[0]
+
+
+def _flip_points(plan: Plan, spec: dict[str, Any], pool: ThreadPoolExecutor) -> list[dict[str, Any]]:
+    """For a few inputs, the change (a multiplier on every world's value) at which the verdict would move one class
+    up (for a GO: one class down), found on the same worlds by bisection; inputs that cannot move it are left out."""
+    x, z, _ = _block_draws(plan, 0)
+    n = min(FLIP_WORLDS, z.shape[1])
+    x, z = {k: v[:n] for k, v in x.items()}, np.ascontiguousarray(z[:, :n])
+    here = _quick_verdict(plan, spec, x, z)
+    order = ["KILL", "PIVOT", "GO"]
+    target = order[order.index(here) - 1] if here == "GO" else order[order.index(here) + 1]
+    specs = {s["name"]: s for s in plan.specs}
+
+    def search(name: str, far: float) -> dict[str, Any] | None:
+        if here == "GO":
+            far = 1.0 / far  # what would make a GO worse
+        def moved(factor: float) -> bool:
+            verdict_at = _quick_verdict(plan, spec, {**x, name: x[name] * factor}, z)
+            return order.index(verdict_at) != order.index(here)
+        if not moved(far):
+            return None
+        near, away = 1.0, far
+        for _ in range(FLIP_STEPS - 1):
+            mid = math.sqrt(near * away)
+            if moved(mid):
+                away = mid
+            else:
+                near = mid
+        likely = float(np.median(x[name]))
+        return {"input": name, "factor": round(away, 3), "value": likely * away, "from": likely, "verdict": target}
+
+    jobs = [pool.submit(search, name, far) for name, far in FLIP_INPUTS if name in specs]
+    found = [job.result() for job in jobs]
+    return sorted((f for f in found if f), key=lambda f: abs(math.log(f["factor"])))
 
 
 def analyse_worlds(plan: Plan, config: dict[str, Any], pooled: dict[str, np.ndarray],
@@ -282,4 +345,6 @@ def _summarise(plan: Plan, spec: dict[str, Any], parts: list[dict[str, Any]], u:
     }
     if verdict == "PIVOT":
         summary["suggestions"] = _suggestions(plan, spec, pool)
+    if spec.get("flip_points", True):
+        summary["what_would_change_it"] = _flip_points(plan, spec, pool)
     return summary
