@@ -55,6 +55,10 @@ up: $(STAMP) ## run the whole stack from the Procfile (honcho) against local Red
 eval: $(STAMP) ## evaluate the decision on examples/eval (or EVAL_DIR=...): confusion matrix, stability, metamorphic checks
 	$(BIN)/python -m benchmarks.evaluate $(EVAL_DIR)
 
+.PHONY: calibrate
+calibrate: $(STAMP) ## the T0+30 update against known truth: 250 synthetic markets, interval coverage, verdict accuracy, ledger
+	$(BIN)/python -m benchmarks.calibrate $(CALIBRATE_ARGS)
+
 .PHONY: bench
 bench: $(STAMP) ## simulation speed and memory, and the decision's CPU against the code before it (prints figures; see docs/benchmarks.md)
 	$(BIN)/python -m benchmarks.bench_simulation

@@ -94,21 +94,26 @@ def _apply_lever(plan: Plan, lever: dict[str, Any], x: dict[str, np.ndarray]) ->
     return changed, model
 
 
-def _block_size(plan: Plan) -> int:
+def block_size(plan: Plan) -> int:
     return min(WORLD_BLOCK, plan.chunk)
 
 
-def _block_draws(plan: Plan, block: int) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
+def block_draws(plan: Plan, block: int) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
     """Inputs, shocks and input uniforms of world block ``block``: a slice of the main run's own chunks."""
-    size = _block_size(plan)
+    size = block_size(plan)
     chunk, part = divmod(block, plan.chunk // size)
     u, x, z = plan.draws(chunk, plan.chunk)
     lo, hi = part * size, (part + 1) * size
     return {k: v[lo:hi] for k, v in x.items()}, np.ascontiguousarray(z[:, lo:hi]), np.array(u[lo:hi])
 
 
-def _classify_block(plan: Plan, spec: dict[str, Any], base: dict[str, np.ndarray], x: dict[str, np.ndarray],
+def classify_worlds(plan: Plan, spec: dict[str, Any], base: dict[str, np.ndarray], x: dict[str, np.ndarray],
                     z: np.ndarray, pool: ThreadPoolExecutor) -> dict[str, Any]:
+    """Every world's final class and banded score, with the benchmark checks and the single-change rescues.
+
+    ``base`` holds the worlds' simulated outputs, ``x`` and ``z`` their inputs and shocks, ``spec`` the config's
+    ``verdict`` block (its ``grades`` say which inputs rest on benchmarks).
+    """
     facts = spec["facts"]
     grades = spec["grades"]
     raw = rules.classify(base, facts)
@@ -181,7 +186,7 @@ def _needs_evidence(plan: Plan, grades: dict[str, str], u: np.ndarray, scores: n
 def _suggestions(plan: Plan, spec: dict[str, Any], pool: ThreadPoolExecutor) -> list[dict[str, Any]]:
     """Each change a founder controls, simulated on the same worlds and judged with the same benchmark checks as
     the plan: its verdict shares and key medians."""
-    x, z, _ = _block_draws(plan, 0)
+    x, z, _ = block_draws(plan, 0)
     n = min(SUGGESTION_WORLDS, z.shape[1])
     x, z = {k: v[:n] for k, v in x.items()}, np.ascontiguousarray(z[:, :n])
 
@@ -241,7 +246,7 @@ def _quick_verdict(plan: Plan, spec: dict[str, Any], x: dict[str, np.ndarray], z
 def _flip_points(plan: Plan, spec: dict[str, Any], pool: ThreadPoolExecutor) -> list[dict[str, Any]]:
     """For a few inputs, the change (a multiplier on every world's value) at which the verdict would move one class
     up (for a GO: one class down), found on the same worlds by bisection; inputs that cannot move it are left out."""
-    x, z, _ = _block_draws(plan, 0)
+    x, z, _ = block_draws(plan, 0)
     n = min(FLIP_WORLDS, z.shape[1])
     x, z = {k: v[:n] for k, v in x.items()}, np.ascontiguousarray(z[:, :n])
     here = _quick_verdict(plan, spec, x, z)
@@ -279,14 +284,14 @@ def analyse_worlds(plan: Plan, config: dict[str, Any], pooled: dict[str, np.ndar
     grades = spec["grades"]
     parts: list[dict[str, Any]] = []
     uniforms = []
-    size = _block_size(plan)
+    size = block_size(plan)
     available = max(pooled["npv"].shape[0] // size, 1)
     while True:
         block = len(parts)
-        x, z, u = _block_draws(plan, block)
+        x, z, u = block_draws(plan, block)
         lo = block * size
         base = {k: v[lo:lo + size] for k, v in pooled.items()}
-        parts.append(_classify_block(plan, spec, base, x, z, pool))
+        parts.append(classify_worlds(plan, spec, base, x, z, pool))
         uniforms.append(u)
         classes = np.concatenate([p["classes"] for p in parts])
         probs = rules.verdict_probabilities(classes)
