@@ -132,19 +132,21 @@ def _best_suggestion(worlds: dict[str, Any]) -> dict[str, Any] | None:
     return max(found, key=lambda s: (s["probabilities"]["GO"] - s["probabilities"]["KILL"], s["score"], s["lever"]))
 
 
-def _evidence_table(market_data: dict[str, Any]) -> list[dict[str, Any]]:
+def _evidence_table(market_data: dict[str, Any], sim: dict[str, Any]) -> list[dict[str, Any]]:
     """Every input the client's evidence touched: the benchmark prior beside the posterior, the evidence as source."""
     rows = []
     for name, spec in market_data["inputs"].items():
         if spec["grade"] == "benchmark":
             continue
         prior = spec["prior"]
-        rows.append({
-            "input": name, "grade": spec["grade"], "unit": spec["unit"], "evidence": spec["evidence"],
-            "prior": {k: prior[k] for k in ("low", "likely", "high", "source")},
-            "posterior": {"low": spec["low"], "likely": spec["likely"], "high": spec["high"],
-                          "distribution": spec["distribution"], "source": spec["source"]},
-        })
+        posterior = {"low": spec["low"], "likely": spec["likely"], "high": spec["high"],
+                     "distribution": spec["distribution"], "source": spec["source"]}
+        if name == "bass_p" and spec["distribution"] == "gamma":
+            # Traction is drawn as an expected customer count; the rate it implies was solved per path.
+            solved = sim["outputs"]["innovation_rate"]
+            posterior.update(low=solved["p10"], likely=solved["p50"], high=solved["p90"], distribution="solved")
+        rows.append({"input": name, "grade": spec["grade"], "unit": prior["unit"], "evidence": spec["evidence"],
+                     "prior": {k: prior[k] for k in ("low", "likely", "high", "source")}, "posterior": posterior})
     return rows
 
 
@@ -270,7 +272,7 @@ def analyse_decision(request: dict[str, Any], validation: dict[str, Any], market
         "next_steps": _next_steps(verdict, market_data, asks, suggestion, worlds),
         "risk_assessment": risks,
         "pivot": pivot,
-        "evidence": {"inputs": _evidence_table(market_data), "used": market_data["evidence"]["used"],
+        "evidence": {"inputs": _evidence_table(market_data, sim), "used": market_data["evidence"]["used"],
                      "unused": market_data["evidence"]["unused"]},
         "synthetic": {"personas": personas.get("count", 0),
                       "competitors": competitors.get("synthetic", 0),

@@ -6,7 +6,6 @@ posterior spec the simulation draws from, keeping the prior beside it so reports
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
@@ -150,28 +149,3 @@ def blended_cac(evidence: dict[str, Any]) -> tuple[float, str] | None:
     if evidence.get("cac"):
         return float(evidence["cac"]), "client CAC figure"
     return None
-
-
-def lognormal_median_width(median: float, p90_ratio: float) -> tuple[float, float, float]:
-    """(P10, median, P90) of a lognormal whose P90 is ``p90_ratio`` times its median."""
-    return median / p90_ratio, median, median * p90_ratio
-
-
-def bass_cdf_scalar(p: float, q: float, t: float) -> float:
-    e = math.exp(-(p + q) * t)
-    return (1.0 - e) / (1.0 + (q / p) * e)
-
-
-def implied_bass_p(expected_customers: float, ceiling: float, q: float, months: int, churn: float) -> float:
-    """The Bass p that brings ``ceiling`` accounts to ``expected_customers`` active customers after ``months``
-    (for the report's prior-against-posterior line; the simulation solves it per path)."""
-    survival = 1.0 if churn <= 0 else (1.0 - (1.0 - churn) ** months) / (churn * months)
-    target = min(expected_customers / max(survival, 1e-9) / max(ceiling, 1e-9), 0.999)
-    lo, hi = 1e-9, 1.0
-    for _ in range(80):
-        mid = math.sqrt(lo * hi)
-        if bass_cdf_scalar(mid, q, months) < target:
-            lo = mid
-        else:
-            hi = mid
-    return math.sqrt(lo * hi)

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from smvm.market import evidence as ev
-from smvm.market.priors import DOMAINS, domain_priors, infer_domain, input_definitions, market_defaults, priors_version
+from smvm.market.priors import DOMAINS, domain_priors, infer_domain, market_defaults, priors_version
 from smvm.market.technical import technical_profile
 
 GRADE_VALUE = {"benchmark": 0.2, "override": 0.6, "client": 1.0}
@@ -329,7 +329,3 @@ def _financials(inputs: _Inputs, financials: dict[str, Any], tech: dict[str, Any
     if financials.get("cash_on_hand") is not None and burn is None:
         inputs.not_used("financials.cash_on_hand", "runway needs a stated monthly_burn; the cash is reported only")
 
-
-def input_catalogue() -> dict[str, dict[str, Any]]:
-    """Every input's family, unit, description and physical range (for documentation and reports)."""
-    return input_definitions()

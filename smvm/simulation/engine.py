@@ -165,7 +165,7 @@ BLOCK = 8192  # paths per kernel block (one chunk): a sweep of 1,024-8,192 was f
 OUTPUTS = ("npv", "revenue_y1", "revenue_y2", "revenue_y3", "arr_36", "customers_36", "funding_need", "cash_36",
            "breakeven_month", "payback_month", "roi", "ltv_cac", "cac_payback_months", "acceptance",
            "market_share", "ceiling_accounts", "unit_contribution", "steady_profit", "opex_monthly",
-           "breakeven_arr", "upfront", "acquisition_y1", "acquisition_y2", "acquisition_y3", "cash_y1", "cash_y2",
+           "breakeven_arr", "upfront", "innovation_rate", "acquisition_y1", "acquisition_y2", "acquisition_y3", "cash_y1", "cash_y2",
            *("obs_" + name for name in ("customers", "new_customers", "churned", "mrr", "acquisition_spend")))
 #: What a client can observe in its first months on the market (``market.observation_months``, default 1: the
 #: contract's T0+30), per path: the prior predictive distribution SMVM later scores real observations against.
@@ -483,6 +483,8 @@ def _simulate_block(x: dict[str, np.ndarray], shocks: np.ndarray, model: dict[st
     out = {
         "npv": npv,
         "upfront": np.array(upfront, dtype=np.float64, copy=True),
+        # The Bass innovation rate the path ran with: drawn, or solved from traction (the report's posterior).
+        "innovation_rate": np.array(p_path, dtype=np.float64, copy=True),
         "acquisition_y1": new_year[0] * cac,
         "acquisition_y2": new_year[1] * cac,
         "acquisition_y3": new_year[2] * cac,

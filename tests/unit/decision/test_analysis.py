@@ -50,7 +50,7 @@ def test_a_pivot_names_the_change_and_shows_every_simulated_one(full_runs):
     dec = full_runs["PIVOT"]["decision"]
     pivot = dec["pivot"]
     assert "survey" in pivot["suggested_change"]
-    assert [s["lever"] for s in pivot["suggestions"]][0] == "plan"
+    assert pivot["suggestions"][0]["lever"] == "plan"
     assert dec["next_steps"][0].startswith("Test the change")
 
 

@@ -54,11 +54,6 @@ def test_traction_spec_is_the_gamma_posterior_of_the_expected_count(customers):
     assert spec["prior"]["distribution"] == "pert"
 
 
-def test_implied_bass_p_reproduces_the_count():
-    p = ev.implied_bass_p(300.0, 10_000.0, q=0.03, months=12, churn=0.0)
-    assert 10_000.0 * ev.bass_cdf_scalar(p, 0.03, 12) == pytest.approx(300.0, rel=1e-6)
-
-
 def test_van_westendorp_crossings_on_a_known_survey():
     survey = [{"too_cheap": 5, "cheap": 10, "expensive": 20, "too_expensive": 40}] * 10
     vw = ev.van_westendorp(survey)

@@ -1,7 +1,7 @@
+import copy
+
 import numpy as np
 import pytest
-
-import copy
 
 from smvm.simulation.engine import (
     HORIZON,

@@ -33,7 +33,7 @@ def test_an_uninformative_observation_leaves_the_prior():
 
 def test_a_conflicting_observation_is_tempered_to_keep_enough_worlds():
     ll = np.linspace(0.0, -5000.0, 10_000)  # one world explains the data far better than any other
-    weights, beta, ess = posterior.tempered_weights(ll, min_ess=300)
+    _, beta, ess = posterior.tempered_weights(ll, min_ess=300)
     assert 0.0 < beta < 1.0
     assert ess == pytest.approx(300, rel=0.01)
 
