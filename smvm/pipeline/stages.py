@@ -125,7 +125,7 @@ def _decision_analysis(ctx: StageContext) -> dict[str, Any]:
     }
 
 
-def _report_generation(ctx: StageContext) -> dict[str, Any]:
+def report_generation(ctx: StageContext) -> dict[str, Any]:
     bundle = load_bundle(ctx)
     ctx.write_bytes("reports/validation_report.md", render_markdown_report(bundle).encode())
     ctx.write_bytes("reports/analysis_report.pdf", render_pdf_report(bundle))
@@ -146,6 +146,12 @@ def load_bundle(ctx: StageContext) -> dict[str, Any]:
         "decision": "outputs/decision.output.json",
     }
     bundle: dict[str, Any] = {key: ctx.read_json(path) for key, path in names.items()}
+    # After T0+30 observations, the posterior decision (and the update behind it) join the reports.
+    for key, path in (("posterior", "outputs/posterior.result.json"),
+                      ("posterior_decision", "outputs/posterior.decision.json")):
+        if ctx.run_dir.exists(path):
+            bundle[key] = ctx.read_json(path)
+            names[key] = path
     bundle["request"] = ctx.request
     bundle["run"] = {
         "run_id": ctx.run["run_id"],
@@ -188,7 +194,7 @@ STAGES: tuple[Stage, ...] = (
     Stage(
         "report_generation",
         PIPELINE_QUEUE,
-        _report_generation,
+        report_generation,
         ("reports/validation_report.md", "reports/analysis_report.pdf", "validation_summary.json"),
     ),
 )
