@@ -207,7 +207,8 @@ def _next_steps(verdict: str, market_data: dict[str, Any], asks: list[dict[str, 
         step = ("Scale acquisition through the channels that produced today's customers" if arr < 1_000_000 else
                 f"Plan growth beyond {money(arr)} ARR: invest in the channels that produced today's customers")
         if cac_flip:
-            step += f", keeping acquisition cost below {money(cac_flip['value'])}, where the verdict turns PIVOT"
+            step += (f", keeping acquisition cost below {_FLIP_WORDS['cac'][1].format(cac_flip['value'])}, where the "
+                     "verdict turns PIVOT")
         steps.append(step)
         if worlds.get("borderline") and flips:
             steps.append(f"Watch the number closest to flipping the verdict: {flip_words(flips[0])}")

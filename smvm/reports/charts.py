@@ -399,8 +399,9 @@ def _input_panel(pdf: Any, panel: dict[str, Any], box: tuple[float, float, float
         pdf.set_fill_color(*BLUE)
         px = ax.px(point["x"])
         pdf.rect(px - 0.5, ax.y0 + 0.5, 1.0, ax.y1 - ax.y0 - 0.5, style="F")
-        ax.label(point["label"], px, ax.y0 + 2.4, BLUE, 5.5, align="C" if ax.x0 + 8 < px < ax.x1 - 8 else
-                 ("L" if px <= ax.x0 + 8 else "R"))
+        # Beside the bar, on the side with room, so the value never sits on the bar itself.
+        right = px < (ax.x0 + ax.x1) / 2
+        ax.label(point["label"], px + (1.4 if right else -1.4), ax.y0 + 2.4, BLUE, 5.5, align="L" if right else "R")
     labels = panel["tick_labels"]
     ax.label(labels[0], ax.x0, ax.y1 + 3.0, GREY, 5.5)
     if len(labels) > 1:

@@ -229,7 +229,9 @@ def _drivers(f: _Facts) -> list[str]:
             cs = ko["confirmed_share"]
             if cs >= _MATERIAL:
                 # A must-meet failing in most futures is the story; one failing in a few is a footnote to it.
-                add(ko["rule"], (1.0 if cs >= 0.5 else 0.4) + cs, _knockout_fact(ko, f))
+                # A failed check of the client's own figures comes first: it is the plainest reason of all.
+                add(ko["rule"], (1.0 if cs >= 0.5 else 0.4) + cs + (0.5 if ko["rule"] == "t0_failed" else 0.0),
+                    _knockout_fact(ko, f))
         add("levers", 0.9, "No single change we simulated (price 20 % up or down, cheaper channels, a leaner team, "
                            "better retention, one segment) makes it viable.")
     else:
@@ -274,11 +276,19 @@ def _knockout_fact(ko: dict[str, Any], f: _Facts) -> str:
         return (f"Each customer costs more to win than it ever pays back: median LTV/CAC "
                 f"{ratio(f.m['ltv_cac_p50'])} (below 1x every new customer loses money), {where}.")
     if rule == "no_scale":
+        loss = out["steady_profit"]["p50"]
+        if out["unit_contribution"]["p50"] < 0:
+            # Each customer-month loses money, so more customers lose more: say so, or the loss looks absurd.
+            return (f"Every customer loses money: a customer-month brings {dollars(out['unit_contribution']['p50'])} "
+                    f"after its share of acquisition cost, so even the whole reachable market would lose "
+                    f"{dollars(-loss)} a month at the median, {where}.")
         return (f"Even winning the whole reachable market would not pay the fixed costs: at full reach the median "
-                f"future still loses {dollars(-out['steady_profit']['p50'])} a month, {where}."
-                if out["steady_profit"]["p50"] < 0 else
+                f"future still loses {dollars(-loss)} a month, {where}." if loss < 0 else
                 f"Even winning the whole reachable market would not pay the fixed costs, {where}.")
     if rule == "no_demand":
+        need = out["breakeven_arr"]["p50"]
+        if not 0 < need < 1e11:  # a margin at or below zero has no break-even revenue
+            return f"Demand is too thin: revenue after three years covers less than a tenth of the fixed costs, {where}."
         return (f"Demand is too thin: median ARR at month 36 is {dollars(f.m['arr_36_p50'])} against the "
                 f"{dollars(out['breakeven_arr']['p50'])} a year needed to cover the fixed costs, {where}.")
     if rule == "t0_failed":
@@ -473,7 +483,7 @@ def _section_changes(f: _Facts) -> dict[str, Any]:
                  f"{s['score']:.0f}"] for s in suggestions]
         blocks.append(_table(["change", "GO", "PIVOT", "KILL", "score"], rows, widths=[4.2, 0.8, 0.8, 0.8, 0.8]))
         if not _improves(plan, best):
-            blocks.append(_para("None of these changes moves the verdict's odds by two percentage points or more: "
+            blocks.append(_para("None of these changes improves the odds (more GO or less KILL) by two percentage points: "
                                 "the plan needs evidence or a different model, not a tweak."))
     scen = (f.sim.get("scenarios") or {}).get("results") or {}
     if scen:
@@ -498,8 +508,9 @@ def _scenario_sentence(scen: dict[str, Any]) -> str:
         move = f"stays at {b_p}" if p == b_p else (
             f"falls from {b_p} to {p}" if bear["metrics"]["p_npv_positive"] < base["metrics"]["p_npv_positive"]
             else f"rises from {b_p} to {p}")
-        text += (f"In the bear case the chance of positive NPV {move}, and median NPV moves from {dollars(b_npv)} to "
-                 f"{dollars(bear['metrics']['npv_p50'])}. ")
+        npv = dollars(bear["metrics"]["npv_p50"])
+        npv_move = f"stays near {npv}" if npv == dollars(b_npv) else f"moves from {dollars(b_npv)} to {npv}"
+        text += f"In the bear case the chance of positive NPV {move}, and median NPV {npv_move}. "
     values = {k: share(v["metrics"]["p_npv_positive"]) for k, v in scen.items()}
     if len(set(values.values())) == 1:
         text += f"The chance of positive NPV is {b_p} in every scenario: they differ in how much value, not whether."
@@ -649,7 +660,9 @@ def _section_cash(f: _Facts) -> dict[str, Any]:
             table=_table(["by month", "chance of break-even"],
                          [[str(mo), share(be["p"][mo - 1])] for mo in (6, 12, 18, 24, 30, 36)])))
     else:
-        blocks.append(_para(f"Operating break-even is reached within 36 months in only {share(m['p_breakeven_36'])} "
+        blocks.append(_para("Operating break-even is not reached within 36 months in any future, so its chart is "
+                            "left out." if m["p_breakeven_36"] <= 0 else
+                            f"Operating break-even is reached within 36 months in only {share(m['p_breakeven_36'])} "
                             "of futures, so its chart is left out."))
     return {"key": "cash", "title": "Yearly P&L, cash and funding", "blocks": blocks}
 
@@ -698,8 +711,8 @@ def _section_drivers(f: _Facts) -> dict[str, Any]:
             blocks.append(_para(f"Value is lost (NPV at or below 0) in {share(p)} of futures: too few to say what "
                                 "drives failure."))
         elif p > 0.99:
-            blocks.append(_para(f"Value is lost in {share(p)} of futures, nearly all of them, so no input separates "
-                                "failing futures from the rest."))
+            blocks.append(_para(f"Value is lost in {share(p)} of futures: too many to say what separates failure "
+                                "from success."))
         else:
             sig = [d for d in wdf["drivers"] if d["significant"]]
             if sig:
@@ -730,30 +743,35 @@ def _range(spec: dict[str, Any]) -> tuple[float, float]:
     return float(x[0]), float(x[1])
 
 
+def _exact(spec: dict[str, Any]) -> bool:
+    """A value stated exactly (price, a product already built): drawn as a bar, not a curve."""
+    return spec["distribution"] not in ("beta", "gamma") and \
+        spec["high"] - spec["low"] <= 1e-12 * max(abs(spec["high"]), 1.0)
+
+
 def _input_panel(name: str, spec: dict[str, Any]) -> dict[str, Any]:
     prior = spec.get("prior") or {}
     same_units = not (spec["distribution"] == "gamma" and prior.get("distribution") != "gamma")
-    touched = spec["grade"] != "benchmark" and bool(prior) and same_units
-    specs = [("posterior", spec)] + ([("prior", prior)] if touched else [])
-    ranges = [_range(s) for _, s in specs]
+    touched = spec["grade"] != "benchmark" and bool(prior) and same_units and not _exact(prior)
+    ranges = [_range(s) for s in [spec] + ([prior] if touched else [])]
     lo, hi = min(r[0] for r in ranges), max(r[1] for r in ranges)
-    panel: dict[str, Any] = {"name": short_name(name), "grade": spec["grade"], "curves": [],
-                             "ticks": [lo, hi], "tick_labels": [input_value(name, lo, spec), input_value(name, hi, spec)]}
-    if hi - lo <= 1e-12 * max(abs(hi), 1.0):
+    if _exact(spec):
+        # Keep the bar off the frame's edge, and give a lone bar a range to stand in.
+        span = (hi - lo) or max(abs(spec["likely"]) * 0.5, 1.0)
+        lo = min(lo, spec["likely"] - 0.05 * span)
+        hi = max(hi, spec["likely"] + 0.05 * span)
+    panel: dict[str, Any] = {"name": short_name(name) if same_units else "Customers at the start",
+                             "grade": spec["grade"], "curves": [], "ticks": [lo, hi],
+                             "tick_labels": [input_value(name, max(lo, 0.0) if spec["low"] >= 0 else lo, spec),
+                                             input_value(name, hi, spec)]}
+    if touched:
+        x, y = _density(prior, lo, hi)
+        panel["curves"].append({"role": "prior", "x": x, "y": y})
+    if _exact(spec):
         panel["point"] = {"x": spec["likely"], "label": input_value(name, spec["likely"], spec)}
-        panel["tick_labels"] = [input_value(name, spec["likely"], spec)]
-        if touched:
-            pl, ph = _range(prior)
-            panel["ticks"], panel["point"]["x"] = [pl, ph], spec["likely"]
-            panel["tick_labels"] = [input_value(name, pl, spec), input_value(name, ph, spec)]
-            x, y = _density(prior, pl, ph)
-            panel["curves"].append({"role": "prior", "x": x, "y": y})
-        return panel
-    for role, s in specs:
-        x, y = _density(s, lo, hi)
-        panel["curves"].append({"role": role, "x": x, "y": y})
-    if not same_units:
-        panel["name"] = "Customers at the start"
+    else:
+        x, y = _density(spec, lo, hi)
+        panel["curves"].append({"role": "posterior", "x": x, "y": y})
     return panel
 
 
@@ -768,7 +786,8 @@ def _section_inputs(f: _Facts) -> dict[str, Any]:
         {"panels": panels}, 6 + 27 * math.ceil(len(panels) / 4)))
     rows = []
     for name, spec in f.inputs.items():
-        three = " / ".join(input_value(name, spec[k], spec) for k in ("low", "likely", "high"))
+        three = f"{input_value(name, spec['likely'], spec)} (stated)" if _exact(spec) else \
+            " / ".join(input_value(name, spec[k], spec) for k in ("low", "likely", "high"))
         if spec["grade"] == "benchmark":
             basis = "Benchmark: " + spec["source"]
         else:

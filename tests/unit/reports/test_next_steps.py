@@ -56,7 +56,7 @@ def test_a_go_keeps_acquisition_cost_below_the_value_where_it_would_turn(bundles
     flip = {"input": "cac", "value": 1998.0, "from": 599.0, "factor": 3.3, "verdict": "PIVOT"}
     steps = _next_steps("GO", md, [], None, _worlds("GO", [flip]))
     assert steps[0].startswith("Plan growth beyond $2.4M ARR")
-    assert "below $2.0k, where the verdict turns PIVOT" in steps[0]
+    assert "below $1,998, where the verdict turns PIVOT" in steps[0]
 
 
 def test_a_pivot_tests_a_change_only_when_it_moves_the_odds(bundles):
