@@ -56,9 +56,10 @@ eval: $(STAMP) ## evaluate the decision on examples/eval (or EVAL_DIR=...): conf
 	$(BIN)/python -m benchmarks.evaluate $(EVAL_DIR)
 
 .PHONY: bench
-bench: $(STAMP) ## simulation speed and memory, and the decision's CPU against the code before it (prints figures; see docs/benchmarks.md)
+bench: $(STAMP) ## simulation speed and memory, the decision's CPU against the code before it, the report stage's CPU and PDF size (see docs/benchmarks.md)
 	$(BIN)/python -m benchmarks.bench_simulation
 	$(BIN)/python -m benchmarks.bench_decision
+	$(BIN)/python -m benchmarks.bench_reports
 
 .PHONY: loadtest
 loadtest: $(STAMP) ## load test a running `make up` stack: 1000 runs, callbacks, bare Flask and bare chain baselines

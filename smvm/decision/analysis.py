@@ -216,8 +216,9 @@ def _next_steps(verdict: str, market_data: dict[str, Any], asks: list[dict[str, 
         plan = next((s for s in worlds.get("suggestions") or [] if s["lever"] == "plan"), None)
         if suggestion and plan and (suggestion["probabilities"]["GO"] - plan["probabilities"]["GO"] >= 0.02
                                     or plan["probabilities"]["KILL"] - suggestion["probabilities"]["KILL"] >= 0.02):
-            steps.append(f"Test the change {'on new customers' if selling else 'before building further'}: "
-                         f"{suggestion['change']}")
+            where = ("before building further" if not selling else "for a quarter" if suggestion["lever"] in
+                     ("lean", "retention") else "on new customers")
+            steps.append(f"Test the change {where}: {suggestion['change']}")
         if flips:
             steps.append(f"Work on the number that would turn it: {flip_words(flips[0])}")
     else:

@@ -12,7 +12,7 @@ import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from smvm.reports.vocabulary import dollars
+from smvm.reports.vocabulary import dollars, share
 
 Colour = tuple[int, int, int]
 INK: Colour = (40, 40, 40)
@@ -219,7 +219,7 @@ def npv_histogram(pdf: Any, data: dict[str, Any], box: tuple[float, float, float
     edges, shares = data["edges"], data["shares"]
     width = edges[1] - edges[0]
     top = max(shares) * 1.35 or 1.0
-    ax = Axes(pdf, box, (edges[0], edges[-1]), (0.0, top), top=2.0)
+    ax = Axes(pdf, box, (edges[0], edges[-1]), (0.0, top), top=4.5)
     ax.yaxis(nice_ticks(0.0, top, 4), lambda v: f"{v:.0%}" if top >= 0.05 else f"{v:.1%}")
     for a, s in zip(edges[:-1], shares, strict=True):
         if s <= 0:
@@ -421,36 +421,60 @@ def positioning(pdf: Any, data: dict[str, Any], box: tuple[float, float, float, 
     xlog = min(xs) > 0 and max(xs) / min(xs) > 3.0
     xlo, xhi = (min(xs) / 1.25, max(xs) * 1.25) if xlog else _padded(min(xs), max(xs), 0.08)
     ylo, yhi = _padded(min(ys), max(ys), 0.15)
-    ax = Axes(pdf, (x, y, chart_w, h), (xlo, xhi), (ylo, yhi), left=10.0, bottom=9.0, xlog=xlog)
+    ax = Axes(pdf, (x, y, chart_w, h), (xlo, xhi), (ylo, yhi), left=10.0, bottom=9.0, top=4.5, xlog=xlog)
     ax.yaxis(nice_ticks(ylo, yhi, 5), lambda v: f"{v:+.1f}" if v else "0")
     ticks = [t for t in (0.125, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0) if xlo <= t <= xhi] if xlog else \
         [t for t in nice_ticks(xlo, xhi, 5) if t >= 0]
     ax.xaxis(ticks, lambda t: "same as yours" if t == 1.0 else "free" if t == 0 else f"{t:g}x")
     ax.vline(1.0, GREY, 0.2, dash=0.6)
     ax.label("price relative to yours", (ax.x0 + ax.x1) / 2, ax.y1 + 7.0, GREY, align="C")
-    ax.label("more attractive", ax.x0 + 0.8, ax.y0 + 2.2, GREY)
-    ax.label("less attractive", ax.x0 + 0.8, ax.y1 - 1.0, GREY)
+    # Axis meaning sits above the plot, where no bubble can cover it.
+    ax.label("attractiveness to buyers (up = more attractive)", ax.x0, ax.y0 - 1.2, GREY)
+    bubbles = []
     for p in sorted(pts, key=lambda p: -p["share"]):
         cx, cy = ax.px(p["x"]), ax.py(p["y"])
         r = 1.4 + 7.0 * math.sqrt(max(p["share"], 0.0))
+        bubbles.append((p, cx, cy, r))
         if p["synthetic"]:
             pdf.set_draw_color(*GREY)
             pdf.set_line_width(0.3)
             pdf.set_dash_pattern(dash=0.6, gap=0.5)
             pdf.circle(cx, cy, r, style="D")
             pdf.set_dash_pattern()
-            colour = GREY
         else:
             pdf.set_fill_color(*BLUE)
             pdf.circle(cx, cy, r, style="F")
-            colour = (255, 255, 255) if r > 2.2 else BLUE
-        ax.label(str(p["n"]), cx if r > 2.2 else cx + r + 0.3, cy + 0.9, colour, 5.5, align="C" if r > 2.2 else "L",
-                 style="B")
     if us:
         cx, cy = ax.px(us["x"]), ax.py(us["y"])
         pdf.set_fill_color(*RED)
         pdf.polygon([(cx, cy - 2.2), (cx + 2.2, cy), (cx, cy + 2.2), (cx - 2.2, cy)], style="F")
-        ax.label("you", cx + 2.8, cy + 0.9, RED, 6.0, style="B")
+    # Labels: a number inside a bubble big enough to hold it; otherwise the first free spot around the bubble
+    # (with a leader line when it had to move away), so no label lands on another label or on "you".
+    taken: list[tuple[float, float, float, float]] = []
+    if us:
+        taken.append((ax.px(us["x"]) - 2.2, ax.py(us["y"]) - 2.2, ax.px(us["x"]) + 2.2, ax.py(us["y"]) + 2.2))
+    pdf.set_font("Helvetica", "B", 5.5)
+    for p, cx, cy, r in bubbles:
+        text = str(p["n"])
+        tw, th = pdf.get_string_width(text), 2.0
+        if r > 2.4 and not p["synthetic"]:
+            ax.label(text, cx, cy + 0.9, (255, 255, 255), 5.5, align="C", style="B")
+            taken.append((cx - tw / 2, cy - 1.2, cx + tw / 2, cy + 1.2))
+            continue
+        spot = _free_spot(cx, cy, r, tw, th, taken, (ax.x0, ax.y0, ax.x1, ax.y1))
+        bx, by = spot
+        if math.hypot(bx + tw / 2 - cx, by + th / 2 - cy) > r + 3.0:
+            pdf.set_draw_color(*GREY)
+            pdf.set_line_width(0.15)
+            pdf.line(cx, cy, bx + tw / 2, by + th / 2)
+        ax.label(text, bx, by + th - 0.2, BLUE if not p["synthetic"] else GREY, 5.5, style="B")
+        taken.append((bx - 0.3, by - 0.3, bx + tw + 0.3, by + th + 0.3))
+    if us:
+        cx, cy = ax.px(us["x"]), ax.py(us["y"])
+        pdf.set_font("Helvetica", "B", 6.0)
+        tw = pdf.get_string_width("you")
+        bx, by = _free_spot(cx, cy, 2.2, tw, 2.2, taken, (ax.x0, ax.y0, ax.x1, ax.y1))
+        ax.label("you", bx, by + 2.0, RED, 6.0, style="B")
     # The list: number, name, named or synthetic, share.
     lx, ly = x + chart_w + 3.0, y + 3.0
     line = min(4.2, (h - 4.0) / max(len(pts), 1))
@@ -462,8 +486,27 @@ def positioning(pdf: Any, data: dict[str, Any], box: tuple[float, float, float, 
         pdf.set_text_color(*INK)
         tag = "synthetic" if p["synthetic"] else "named by you"
         name = p["name"] if len(p["name"]) <= 24 else p["name"][:23] + "."
-        pdf.text(lx + 4.0, ly, f"{name}  ({tag}, {p['share']:.0%})")
+        pdf.text(lx + 4.0, ly, f"{name}  ({tag}, {share(p['share'])})")
         ly += line
+
+
+def _free_spot(cx: float, cy: float, r: float, w: float, h: float, taken: list[tuple[float, float, float, float]],
+               frame: tuple[float, float, float, float]) -> tuple[float, float]:
+    """Top-left corner of a w x h label near a bubble at (cx, cy), clear of every box in ``taken``."""
+    def clear(bx: float, by: float) -> bool:
+        if bx < frame[0] or by < frame[1] or bx + w > frame[2] or by + h > frame[3]:
+            return False
+        return all(bx + w <= a or bx >= c or by + h <= b or by >= d for a, b, c, d in taken)
+
+    for dist in (0.4, 2.5, 5.0, 8.0):
+        for ang in (0, 315, 45, 270, 90, 180, 225, 135):
+            rad = math.radians(ang)
+            ox, oy = math.cos(rad) * (r + dist), math.sin(rad) * (r + dist)
+            bx = cx + ox if math.cos(rad) > 0.1 else cx + ox - w if math.cos(rad) < -0.1 else cx - w / 2
+            by = cy + oy - h / 2 if abs(math.sin(rad)) < 0.9 else (cy + oy if oy > 0 else cy + oy - h)
+            if clear(bx, by):
+                return bx, by
+    return cx + r + 0.4, cy - h / 2
 
 
 def convergence(pdf: Any, data: dict[str, Any], box: tuple[float, float, float, float]) -> None:
@@ -473,13 +516,19 @@ def convergence(pdf: Any, data: dict[str, Any], box: tuple[float, float, float, 
     for i, s in enumerate(series):
         vals = s["values"]
         ci = [c for c in s["ci"] if c is not None]
-        lo, hi = _padded(min(vals + ci), max(vals + ci), 0.25)
-        if s["kind"] == "share":
-            # A share cannot leave [0, 1]; a run where every batch says 100 % gets a thin band under 100 %.
-            lo, hi = max(lo, 0.0), min(hi, 1.0)
-            if hi - lo < 1e-4:
-                lo, hi = max(hi - 0.02, 0.0), min(lo + 0.02, 1.0) if lo < 0.5 else hi
-        fmt = {"share": lambda v: f"{v:.1%}", "ratio": lambda v: f"{v:.2f}x"}.get(s["kind"], money_tick)
+        lo, hi = min(vals + ci), max(vals + ci)
+        if s["kind"] == "share" and hi - lo < 1e-9:
+            # Every batch agrees (often 0 % or 100 %): a thin band around it, inside [0, 1].
+            lo, hi = max(lo - 0.01, 0.0), min(hi + 0.01, 1.0)
+        else:
+            lo, hi = _padded(lo, hi, 0.25)
+            if s["kind"] == "share":
+                lo, hi = max(lo, 0.0), min(hi, 1.0)
+        # Enough decimals that neighbouring ticks of a tight range never print alike.
+        digits = max(1, math.ceil(-math.log10(max(hi - lo, 1e-9))) + 1)
+        pct_digits = max(digits - 2, 1)
+        fmt = {"share": lambda v, d=pct_digits: f"{v:.{d}%}",
+               "ratio": lambda v, d=digits: f"{v:.{d}f}x"}.get(s["kind"], money_tick)
         ax = Axes(pdf, (x + i * pw, y, pw - 2.0, h), (0.5, len(vals) + 0.5), (lo, hi), left=13.0, top=5.0)
         ax.yaxis(nice_ticks(lo, hi, 4), fmt)
         if len(ci) == 2:

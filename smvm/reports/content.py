@@ -201,9 +201,11 @@ def _drivers(f: _Facts) -> list[str]:
         if topic not in found or found[topic][0] < weight:
             found[topic] = (weight, text)
 
-    value = (f"The plan creates value (NPV above 0) in {share(m['p_npv_positive'])} of plausible futures: median "
-             f"NPV {dollars(m['npv_p50'])}, 8 futures in 10 between {dollars(out['npv']['p10'])} and "
-             f"{dollars(out['npv']['p90'])}.")
+    spread = f"median NPV {dollars(m['npv_p50'])}, 8 futures in 10 between {dollars(out['npv']['p10'])} and " \
+             f"{dollars(out['npv']['p90'])}"
+    value = (f"The plan as stated creates value (NPV above 0) in no plausible future: {spread}."
+             if m["p_npv_positive"] <= 0 else
+             f"The plan creates value (NPV above 0) in {share(m['p_npv_positive'])} of plausible futures: {spread}.")
     units = (f"Each customer returns {ratio(m['ltv_cac_p50'])} what it costs to win (median LTV/CAC; GO needs "
              f"{rules.GO_LTV_CAC:g}x, below 1x each customer loses money) and pays its acquisition cost back in "
              f"{m['cac_payback_p50']:.0f} months.")
@@ -217,6 +219,12 @@ def _drivers(f: _Facts) -> list[str]:
     elif f.live:
         add("traction", 0.6, f"The product is on sale but has no paying customers after "
                               f"{f.traction.get('months', 'some')} months.")
+    acceptance = m.get("acceptance_mean")
+    price = f.inputs.get("price") or {}
+    if f.verdict != "GO" and acceptance is not None and acceptance < 0.2 and price:
+        add("demand", 0.85, f"At your price ({input_value('price', price['likely'], price)}) only {share(acceptance)} of "
+                            "the serviceable market values the product above what it costs them (willingness to "
+                            "pay).")
     client = sum(1 for g in f.grades.values() if g in ("client", "override"))
     if client <= 3:
         add("evidence", 0.95, f"Almost nothing here is measured yet: {len(f.grades) - client} of {len(f.grades)} "
@@ -433,13 +441,14 @@ def _section_how(f: _Facts) -> dict[str, Any]:
         text += (f". Score {score:.1f} of 100, the middle future's score (KILL below {th.get('kill', 45):.0f}, "
                  f"GO from {th.get('go', 75):.0f}).")
     blocks.append(_para(text))
-    knock = [ko for ko in dec.get("knockouts") or [] if ko["share"] > 0]
+    knock = sorted((ko for ko in dec.get("knockouts") or [] if ko["share"] > 0), key=lambda k: -k["share"])
     if knock:
         blocks.append(_sub("Must-meets that fail"))
         blocks.append(_table(["must-meet that fails", "futures", "on your own figures"],
                              [[_KNOCKOUT_WORDS.get(k["rule"], k["message"]).capitalize(), share(k["share"]),
                                share(k["confirmed_share"])] for k in knock], widths=[4.0, 1.0, 1.4]))
-    gates = [g for g in dec.get("go_gates_failed") or [] if g["failing_share"] > 0]
+    gates = sorted((g for g in dec.get("go_gates_failed") or [] if g["failing_share"] > 0),
+                   key=lambda g: -g["failing_share"])
     if gates:
         blocks.append(_sub("GO bars missed by viable futures"))
         blocks.append(_table(["a viable future that does not...", "share of all futures"],
@@ -850,7 +859,7 @@ def _section_market(f: _Facts) -> dict[str, Any]:
     blocks.append(_sub("Competitors"))
     blocks.append(_table(
         ["competitor", "source", "share", "price", "position"],
-        [[c["name"], "synthetic (invented)" if c["synthetic"] else "named by you", f"{c['share']:.0%}",
+        [[c["name"], "synthetic (invented)" if c["synthetic"] else "named by you", share(c["share"]),
           f"{dollars(c['price'])}/month", c["position"]] for c in comps["top_5"]],
         widths=[2.4, 1.5, 0.8, 1.1, 1.8], align="llrrl"))
     hhi = comps["concentration_hhi"]

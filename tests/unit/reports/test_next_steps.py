@@ -66,4 +66,5 @@ def test_a_pivot_tests_a_change_only_when_it_moves_the_odds(bundles):
     useful = {"lever": "lean", "change": "Run leaner", "probabilities": {"GO": 0.12, "PIVOT": 0.87, "KILL": 0.01}}
     worlds = {**_worlds(), "suggestions": [plan, useless, useful]}
     assert not any("Invest in retention" in s for s in _next_steps("PIVOT", md, [], useless, worlds))
-    assert _next_steps("PIVOT", md, [], useful, worlds)[0] == "Test the change on new customers: Run leaner"
+    # A leaner team is tried for a quarter; a price or a channel is tried on new customers.
+    assert _next_steps("PIVOT", md, [], useful, worlds)[0] == "Test the change for a quarter: Run leaner"
