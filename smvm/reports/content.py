@@ -263,7 +263,7 @@ def _drivers(f: _Facts) -> list[str]:
                 continue
             if gate["rule"] == "npv_positive":
                 add("value", 0.8 + fs, value if m["p_npv_positive"] >= 0.5 else
-                    f"The plan is viable but rarely creates value: NPV is above 0 in only "
+                    f"The plan rarely creates value: NPV is above 0 in only "
                     f"{share(m['p_npv_positive'])} of futures (median {dollars(m['npv_p50'])}, 8 in 10 between "
                     f"{dollars(out['npv']['p10'])} and {dollars(out['npv']['p90'])}).")
             elif gate["rule"] == "ltv_cac":
