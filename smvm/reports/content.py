@@ -176,6 +176,10 @@ def _capital(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
+def _decap(text: str) -> str:
+    return text[:1].lower() + text[1:]
+
+
 _FLIP_NAMES = {"churn": "churn", "cac": "acquisition cost (CAC)", "opex": "fixed costs",
                "wtp_level": "willingness to pay", "bass_p": "early adoption"}
 
@@ -185,8 +189,16 @@ def _flip_text(flip: dict[str, Any], facts: _Facts) -> str:
     spec, label = facts.inputs.get(name), _FLIP_NAMES.get(name, lower_name(name))
     if name in ("wtp_level", "bass_p"):
         return f"{label} at {flip['factor']:.2f}x today's estimate would make it a {flip['verdict']}"
-    return (f"{label} at {input_value(name, flip['value'], spec)} (now {input_value(name, flip['from'], spec)}) "
+    return (f"{label} at {_precise(name, flip['value'], spec)} (now {_precise(name, flip['from'], spec)}) "
             f"would make it a {flip['verdict']}")
+
+
+def _precise(name: str, value: float, spec: dict[str, Any] | None) -> str:
+    # A flip point is read against today's value and against the next steps' figure: every dollar shows.
+    text = input_value(name, value, spec)
+    if text.startswith("$"):
+        return f"${value:,.0f}" + ("/month" if text.endswith("/month") else "")
+    return text
 
 
 # -- the first page -------------------------------------------------------------------------------------------------
@@ -250,19 +262,25 @@ def _drivers(f: _Facts) -> list[str]:
                                  f"{share(ug)} succeed" if ug >= 0.005 else "") if p]
             add("evidence", 1.0 + ne + ug, f"The answer rests on numbers you have not measured: {' and '.join(parts)} "
                                            f"only because of benchmark values for {names}.")
+        if f.probs["KILL"] >= 0.2:
+            worst = max(f.dec.get("knockouts") or [{"rule": "", "confirmed_share": 0.0}],
+                        key=lambda k: k["confirmed_share"])
+            add("kill", 0.95 + f.probs["KILL"],
+                f"In {share(f.probs['KILL'])} of futures it fails outright, whatever we try: "
+                f"{_KNOCKOUT_WORDS.get(worst['rule'], 'a must-meet fails')}.")
         levers = f.rescue.get("levers") or {}
         rescued = sum(levers.values())
         if rescued >= _MATERIAL:
             best = max(levers.items(), key=lambda kv: kv[1])[0]
             add("levers", 1.0 + rescued, f"As planned, it fails in {share(rescued)} of futures, but one change makes "
                                          f"it viable there, most often: "
-                                         f"{f.lever_labels.get(best, best.replace('_', ' ')).lower()}.")
+                                         f"{_decap(f.lever_labels.get(best, best.replace('_', ' ')))}.")
         for gate in f.dec.get("go_gates_failed") or []:
             fs = gate["failing_share"]
             if fs < 0.2:
                 continue
             if gate["rule"] == "npv_positive":
-                add("value", 0.8 + fs, value if m["p_npv_positive"] >= 0.5 else
+                add("value", 0.8 + fs, value if m["p_npv_positive"] >= 0.5 or m["p_npv_positive"] <= 0 else
                     f"The plan rarely creates value: NPV is above 0 in only "
                     f"{share(m['p_npv_positive'])} of futures (median {dollars(m['npv_p50'])}, 8 in 10 between "
                     f"{dollars(out['npv']['p10'])} and {dollars(out['npv']['p90'])}).")
@@ -337,7 +355,7 @@ def _changes(f: _Facts) -> list[str]:
     items = [_capital(_flip_text(flip, f)) + "." for flip in f.flips()[:3]]
     plan, best = f.plan_and_best_change()
     if f.verdict == "PIVOT" and _improves(plan, best):
-        items.append(f"{_capital(best['change'].lower())}: simulated on {best['worlds']:,} of the same futures, "
+        items.append(f"{best['change']}: simulated on {best['worlds']:,} of the same futures, "
                      f"it moves {_moves(plan, best)} (the plan as stated against the change).")
     if f.needs_evidence:
         items.append("Evidence on " + ", ".join(lower_name(a) for a in f.asks) + " could move it either way: "
@@ -475,9 +493,9 @@ def _section_changes(f: _Facts) -> dict[str, Any]:
             spec = f.inputs.get(flip["input"])
             relative = flip["input"] in ("wtp_level", "bass_p")
             rows.append([input_name(flip["input"]), "today's estimate" if relative else
-                         input_value(flip["input"], flip["from"], spec),
-                         f"{flip['factor']:.2f}x today's" if relative else input_value(flip["input"], flip["value"],
-                                                                                       spec),
+                         _precise(flip["input"], flip["from"], spec),
+                         f"{flip['factor']:.2f}x today's" if relative else _precise(flip["input"], flip["value"],
+                                                                                    spec),
                          flip["verdict"]])
         blocks.append(_table(["input", "today (median)", "verdict changes at", "becomes"], rows,
                              widths=[3.6, 1.4, 1.6, 0.9], align="lrrl"))
