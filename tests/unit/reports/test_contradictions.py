@@ -15,18 +15,20 @@ def scenario(p, npv):
 
 @pytest.mark.parametrize(("base", "bear", "expected"), [
     (1.0, 1.0, "stays at 100%"),
-    (1.0, 0.999, "stays at 100%"),  # 99.9 % still reads ">99%" beside a rounded 100%? No: it is its own label
+    (1.0, 0.999, "falls from 100% to >99%"),
     (0.998, 0.997, "stays at >99%"),
     (0.40, 0.10, "falls from 40% to 10%"),
     (0.002, 0.001, "stays at <1%"),
 ])
 def test_the_bear_case_never_falls_from_a_number_to_the_same_number(base, bear, expected):
     text = _scenario_sentence({"base": scenario(base, 5e6), "bear": scenario(bear, 4e6)})
-    if share(base) != share(bear):
-        assert f"falls from {share(base)} to {share(bear)}" in text
-    else:
-        assert expected in text
+    assert expected in text
     assert not any(f"from {v} to {v}" in text for v in ("100%", ">99%", "<1%", "0%"))
+
+
+def test_the_median_npv_never_moves_from_a_number_to_the_same_number():
+    text = _scenario_sentence({"base": scenario(0.0, -2.80e6), "bear": scenario(0.0, -2.81e6)})
+    assert "median NPV stays near -$2.8M" in text and "from -$2.8M to -$2.8M" not in text
 
 
 def test_percentages_never_round_a_possibility_away():
