@@ -60,9 +60,10 @@ calibrate: $(STAMP) ## the T0+30 update against known truth: 250 synthetic marke
 	$(BIN)/python -m benchmarks.calibrate $(CALIBRATE_ARGS)
 
 .PHONY: bench
-bench: $(STAMP) ## simulation speed and memory, and the decision's CPU against the code before it (prints figures; see docs/benchmarks.md)
+bench: $(STAMP) ## simulation speed and memory, the decision's CPU against the code before it, the report stage's CPU and PDF size (see docs/benchmarks.md)
 	$(BIN)/python -m benchmarks.bench_simulation
 	$(BIN)/python -m benchmarks.bench_decision
+	$(BIN)/python -m benchmarks.bench_reports
 
 .PHONY: loadtest
 loadtest: $(STAMP) ## load test a running `make up` stack: 1000 runs, callbacks, bare Flask and bare chain baselines

@@ -152,31 +152,104 @@ def _evidence_table(market_data: dict[str, Any], sim: dict[str, Any]) -> list[di
 
 def _next_steps(verdict: str, market_data: dict[str, Any], asks: list[dict[str, Any]],
                 suggestion: dict[str, Any] | None, worlds: dict[str, Any]) -> list[str]:
+    """What to do next, at most five steps, fitted to the idea's stage (before the first sale, or selling) and to
+    the evidence it lacks: a company with paying customers is never sent to a price survey or a pre-sale."""
+    # How to get each missing piece of evidence: (before the first sale, once customers pay).
+    how = {
+        "bass_p": ("Win the first paying customers with a pre-sale or a paid pilot before building further, then "
+                   "send them (evidence.traction)", ""),
+        "wtp_level": ("Test the price before building: a Van Westendorp survey of at least 100 target buyers "
+                      "(evidence.wtp_survey), or pre-orders at the planned price",
+                      "Test the price on new sign-ups (for example a higher price for half of new trials) and send "
+                      "the prices customers accept (evidence.price_points)"),
+        "cac": ("Measure acquisition cost with a small paid test in two channels (evidence.channels)",
+                "Compute acquisition cost per channel from the last six months: sales and marketing spend divided "
+                "by new customers (evidence.channels)"),
+        "churn": ("Track monthly retention of the first pilot cohort and send it once it covers three months "
+                  "(retention)",
+                  "Send monthly churn with the customers and months it covers, or a cohort retention curve "
+                  "(retention): your customers already hold the answer"),
+        "expansion": ("Decide how accounts will grow (seats, tiers, usage) and test it with pilot customers",
+                      "Measure how much revenue existing accounts add each month (net revenue retention) and send "
+                      "it (evidence.priors.expansion)"),
+        "product_advantage": ("Put the product in front of 10 to 20 target buyers beside the alternatives and "
+                              "record which they choose and why",
+                              "Record win/loss against the alternatives in your next 20 sales conversations"),
+        "bass_q": ("Ask pilot users for introductions and count how many become customers",
+                   "Measure the share of new customers who came through existing ones (referrals, word of mouth)"),
+        "market_size": ("Size the serviceable market bottom-up: accounts you can reach times price "
+                        "(business_idea.estimated_sam)",) * 2,
+        "gross_margin": ("State the gross margin: what serving one customer costs (financials.gross_margin)",) * 2,
+        "opex": ("State the monthly fixed costs without acquisition spend (financials.monthly_burn)",) * 2,
+        "price": ("State the planned price (financials.planned_price)",) * 2,
+        "upfront_cost": ("Estimate the cost to build the first sellable version (evidence.priors.upfront_cost)",) * 2,
+    }
+    failures = {"unit_economics": "each customer costs more to win than it ever pays back",
+                "no_scale": "even the whole reachable market would not pay the fixed costs",
+                "no_demand": "revenue after three years would cover less than a tenth of the fixed costs",
+                "tam_gate": "the total market is below the $1M minimum",
+                "t0_failed": "a check of your own figures failed"}
+
+    def flip_words(flip: dict[str, Any], joint: str = " at ", then: str = " would make it a ") -> str:
+        label, fmt = _FLIP_WORDS[flip["input"]]
+        if flip["input"] in ("wtp_level", "bass_p"):
+            return f"{label}{joint}{flip['factor']:.2f}x today's estimate{then}{flip['verdict']}"
+        return f"{label}{joint}{fmt.format(flip['value'])} (now {fmt.format(flip['from'])}){then}{flip['verdict']}"
+
     grades = market_data["data_quality"]["grades"]
-    live = market_data["facts"]["product_live"]
-    steps = []
+    evidence = market_data.get("evidence") or {}
+    traction = evidence.get("traction") or {}
+    selling = int(traction.get("customers") or 0) > 0
+    arr = 12.0 * float(traction.get("monthly_revenue") or 0.0)
+    # A flip point found on the plan as stated can name the verdict a rescue already gave: not a change.
+    flips = [f for f in worlds.get("what_would_change_it") or [] if f["verdict"] != verdict]
+    steps: list[str] = []
     if verdict == "GO":
-        steps.append("Proceed to detailed market analysis and build planning" if not live
-                     else "Scale acquisition through the channels that produced today's customers")
+        cac_flip = next((f for f in flips if f["input"] == "cac"), None)
+        step = ("Scale acquisition through the channels that produced today's customers" if arr < 1_000_000 else
+                f"Plan growth beyond {money(arr)} ARR: invest in the channels that produced today's customers")
+        if cac_flip:
+            step += (f", keeping acquisition cost below {_FLIP_WORDS['cac'][1].format(cac_flip['value'])}, where the "
+                     "verdict turns PIVOT")
+        steps.append(step)
+        if worlds.get("borderline") and flips:
+            steps.append(f"Watch the number closest to flipping the verdict: {flip_words(flips[0])}")
     elif verdict == "PIVOT":
-        if suggestion:
-            steps.append(f"Test the change before building further: {suggestion['change']}")
-        steps.extend(f"Get evidence: {a['evidence']}" for a in asks)
+        plan = next((s for s in worlds.get("suggestions") or [] if s["lever"] == "plan"), None)
+        if suggestion and plan and (suggestion["probabilities"]["GO"] - plan["probabilities"]["GO"] >= 0.02
+                                    or plan["probabilities"]["KILL"] - suggestion["probabilities"]["KILL"] >= 0.02):
+            where = ("before building further" if not selling else "for a quarter" if suggestion["lever"] in
+                     ("lean", "retention") else "on new customers")
+            steps.append(f"Test the change {where}: {suggestion['change']}")
+        if flips:
+            steps.append(f"Work on the number that would turn it: {flip_words(flips[0])}")
     else:
-        steps.append("Stop investment in this form; record what the simulation and your figures showed")
-    if not live and grades.get("bass_p") == "benchmark":
-        steps.append("Win the first paying customers (a pre-sale or paid pilot) before building further")
-    if grades.get("wtp_level") == "benchmark" and not live:
-        steps.append("Run a Van Westendorp price survey with at least 100 target customers")
-    if grades.get("cac") == "benchmark":
-        steps.append("Measure CAC with a small paid-acquisition test in two channels")
-    if grades.get("competitor_strength") == "benchmark":
-        steps.append("Name the real competitors with their prices and shares")
-    if market_data["technical"]["drivers"]:
-        steps.append("Schedule a technical architecture review of: "
-                     + ", ".join(d["driver"].replace("_", " ") for d in market_data["technical"]["drivers"]))
+        knockouts = worlds.get("knockouts") or {}
+        worst = max(knockouts, key=lambda k: knockouts[k]["confirmed_share"], default="")
+        live = bool((market_data.get("facts") or {}).get("product_live"))
+        steps.append(("Stop investment in growth in this form: " if live else
+                      "Stop investment in this plan as stated: ") + failures.get(worst, "a must-meet fails"))
+        steps.append(f"Revisit only if you can bring {flip_words(flips[0], ' to ', ': that would make it a ')}"
+                     if flips else "Record what your figures and the simulation showed before starting anything new")
+    # A KILL rests on the client's own figures, so more benchmark evidence would not change it.
+    # Before the first sale nothing settles more than paying customers, so that step leads the evidence.
+    wanted = (["bass_p"] if not selling and grades.get("bass_p") == "benchmark" and verdict != "KILL" else []) + \
+        [a["input"] for a in asks] + ([g for g in ("bass_p", "wtp_level", "cac", "churn", "price", "opex",
+                                                        "gross_margin") if grades.get(g) == "benchmark"]
+                                           if verdict != "KILL" else [])
+    steps += [how[name][1 if selling else 0] for name in wanted if name in how and how[name][1 if selling else 0]]
+    if verdict != "KILL" and grades.get("competitor_strength") == "benchmark":
+        named = evidence.get("competitors") or []
+        covered = sum(float(c.get("share") or 0.0) for c in named)
+        steps.append(f"Name the competitors behind the rest of the market: those you named hold {covered:.0%} of it"
+                     if named else "Name the competitors buyers compare you with, with prices and rough market "
+                                   "shares (evidence.competitors)")
+    if market_data["technical"]["drivers"] and verdict != "KILL":
+        steps.insert(1, "Schedule a technical architecture review of: " + ", ".join(
+            "novel R&D" if d["driver"] == "novel_rnd" else d["driver"].replace("_", " ")
+            for d in market_data["technical"]["drivers"]))
     seen: set[str] = set()
-    return [s for s in steps if not (s in seen or seen.add(s))]
+    return [s for s in steps if not (s in seen or seen.add(s))][:5]
 
 
 def _dimension_evidence(name: str, m: dict[str, float], facts: dict[str, Any], market_data: dict[str, Any],
