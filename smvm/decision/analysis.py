@@ -67,6 +67,14 @@ def _needs_evidence(worlds: dict[str, Any]) -> list[dict[str, Any]]:
              "rank_correlation": e["rank_correlation"]} for e in worlds["needs_evidence"][:3]]
 
 
+#: A failed GO gate, said as what the plan falls short of.
+_GATE_SHORTFALL = {
+    "npv_positive": "creates no value over 36 months (NPV at or below 0)",
+    "ltv_cac": f"a customer returns less than {rules.GO_LTV_CAC:g}x what it costs to win",
+    "cac_payback": f"acquisition takes longer than {rules.GO_PAYBACK_MONTHS:g} months to pay back",
+}
+
+
 def _why(verdict: str, worlds: dict[str, Any], facts: dict[str, Any], suggestion: dict[str, Any] | None,
          asks: list[dict[str, Any]]) -> list[str]:
     """The reasons behind the verdict, strongest first, in plain words."""
@@ -97,11 +105,13 @@ def _why(verdict: str, worlds: dict[str, Any], facts: dict[str, Any], suggestion
                            f"(most often: {best.replace('_', ' ')})")
         gates = sorted(((v["failing_share"], k) for k, v in worlds["gates"].items()), reverse=True)
         if gates and gates[0][0] >= 0.2:
-            reasons.append(f"Viable but short of GO: {rules.GATES[gates[0][1]]} fails in {gates[0][0]:.0%} of worlds")
+            reasons.append(f"Viable but short of GO: in {gates[0][0]:.0%} of all worlds the plan clears every must-meet "
+                           f"but {_GATE_SHORTFALL[gates[0][1]]}")
         if suggestion:
-            reasons.append(f"Best single change simulated: {suggestion['change']} "
-                           f"(P(GO) {suggestion['probabilities']['GO']:.0%} vs "
-                           f"{worlds['suggestions'][0]['probabilities']['GO']:.0%} for the plan)")
+            plan, after = worlds["suggestions"][0]["probabilities"], suggestion["probabilities"]
+            reasons.append(f"Best single change simulated: {suggestion['change']} (on the same "
+                           f"{suggestion['worlds']:,} worlds: P(GO) {plan['GO']:.0%} -> {after['GO']:.0%}, "
+                           f"P(KILL) {plan['KILL']:.0%} -> {after['KILL']:.0%})")
     if worlds["borderline"]:
         reasons.append(f"Borderline: {worlds['runner_up']['verdict']} has "
                        f"{worlds['runner_up']['probability']:.0%} probability")

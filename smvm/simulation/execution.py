@@ -45,7 +45,8 @@ QUANTILED = ("npv", "arr_36", "funding_need", *("obs_" + name for name in OBSERV
 #: the percentile curves).
 SUMMARISED = ("npv", "revenue_y1", "revenue_y2", "revenue_y3", "arr_36", "customers_36", "funding_need", "cash_36",
               "breakeven_month", "payback_month", "roi", "ltv_cac", "cac_payback_months", "acceptance",
-              "market_share", "ceiling_accounts", "innovation_rate")
+              "market_share", "ceiling_accounts", "innovation_rate", "unit_contribution", "steady_profit",
+              "breakeven_arr")
 #: Paths the yearly P&L and the percentile curves are computed from.
 PROFILE_PATHS = 65_536
 _PNL_QUANTILES = (10, 50, 90)

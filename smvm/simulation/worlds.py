@@ -243,13 +243,20 @@ def _quick_verdict(plan: Plan, spec: dict[str, Any], x: dict[str, np.ndarray], z
     return rules.verdict_of(rules.banded_score(raw, classes))[0]
 
 
-def _flip_points(plan: Plan, spec: dict[str, Any], pool: ThreadPoolExecutor) -> list[dict[str, Any]]:
+def _flip_points(plan: Plan, spec: dict[str, Any], verdict: str, pool: ThreadPoolExecutor) -> list[dict[str, Any]]:
     """For a few inputs, the change (a multiplier on every world's value) at which the verdict would move one class
-    up (for a GO: one class down), found on the same worlds by bisection; inputs that cannot move it are left out."""
+    up (for a GO: one class down), found on the same worlds by bisection; inputs that cannot move it are left out.
+
+    The search judges worlds without the single-change rescues (a step would cost six simulations more); where that
+    gives another verdict than the run's (a KILL that only a change rescues), it has no honest starting point and
+    finds nothing.
+    """
     x, z, _ = block_draws(plan, 0)
     n = min(FLIP_WORLDS, z.shape[1])
     x, z = {k: v[:n] for k, v in x.items()}, np.ascontiguousarray(z[:, :n])
     here = _quick_verdict(plan, spec, x, z)
+    if here != verdict:
+        return []
     order = ["KILL", "PIVOT", "GO"]
     target = order[order.index(here) - 1] if here == "GO" else order[order.index(here) + 1]
     specs = {s["name"]: s for s in plan.specs}
@@ -351,5 +358,5 @@ def _summarise(plan: Plan, spec: dict[str, Any], parts: list[dict[str, Any]], u:
     if verdict == "PIVOT":
         summary["suggestions"] = _suggestions(plan, spec, pool)
     if spec.get("flip_points", True):
-        summary["what_would_change_it"] = _flip_points(plan, spec, pool)
+        summary["what_would_change_it"] = _flip_points(plan, spec, verdict, pool)
     return summary
