@@ -1,4 +1,4 @@
-"""Integration fixtures: a throwaway PostgreSQL database, a dedicated Redis db, and the real process stack."""
+"""Integration fixtures: a throwaway PostgreSQL database and Redis dbs of this session's own, and the real process stack."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg2
 import pytest
@@ -22,8 +21,9 @@ from tests.integration import harness
 pytestmark = pytest.mark.integration
 
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
-DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
-REDIS_TEST_DB = 13  # a db index of its own, so FLUSHDB never touches a developer's data
+# No db number: the session claims free dbs of its own (harness.RedisDatabases). A db number names the db the
+# main stack uses (flushed before and after); the module-scoped stacks still claim free dbs beside it.
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379"
 
 
 def _unavailable(reason: str) -> None:
@@ -44,14 +44,52 @@ def database_url() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def redis_url() -> str:
+def redis_databases() -> Iterator[harness.RedisDatabases]:
+    """The Redis dbs this session owns; every one is flushed when the session ends."""
     base = os.environ.get("SMVM_TEST_REDIS_URL", DEFAULT_REDIS_URL)
-    url = urlunsplit(urlsplit(base)._replace(path=f"/{REDIS_TEST_DB}"))
+    databases = harness.RedisDatabases(base)
     try:
-        redis.Redis.from_url(url, socket_connect_timeout=2).flushdb()
+        databases.ping()
     except redis.ConnectionError as exc:
         _unavailable(f"Redis at {base} is unreachable: {exc}")
-    return url
+    try:
+        yield databases
+    finally:
+        databases.release_all()
+
+
+def _claim(databases: harness.RedisDatabases, *, given: bool = False) -> str:
+    try:
+        return databases.claim_given() if given else databases.claim()
+    except RuntimeError as exc:
+        _unavailable(str(exc))
+        raise  # unreachable: _unavailable raises
+
+
+@pytest.fixture(scope="session")
+def redis_url(redis_databases: harness.RedisDatabases) -> str:
+    """The main stack's db: SMVM_TEST_REDIS_URL's db number when it has one, else a free db."""
+    return _claim(redis_databases, given=redis_databases.given_db is not None)
+
+
+@pytest.fixture(scope="module")
+def module_redis_url(redis_databases: harness.RedisDatabases) -> Iterator[str]:
+    """A db apart from the main stack's for a module's own processes, so two sets of workers never share a queue."""
+    url = _claim(redis_databases)
+    try:
+        yield url
+    finally:
+        redis_databases.release(url)
+
+
+@pytest.fixture
+def own_redis_url(redis_databases: harness.RedisDatabases) -> Iterator[str]:
+    """Like ``module_redis_url``, for one test."""
+    url = _claim(redis_databases)
+    try:
+        yield url
+    finally:
+        redis_databases.release(url)
 
 
 @pytest.fixture(scope="session")

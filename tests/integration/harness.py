@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg2
+import redis
 import requests
 
 from smvm.store.db import Database, upgrade
@@ -179,3 +180,88 @@ def throwaway_database(admin_url: str, prefix: str, *, migrate: bool = True) -> 
         with admin.cursor() as cur:
             cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.close()
+
+
+class RedisDatabases:
+    """Redis databases this test session owns on a shared server, so two suites (or a suite and `make up`) on one
+    machine never consume each other's Celery messages, and nothing is left behind.
+
+    A database is claimed by writing a lease key with ``SET NX`` and keeping it only if the lease is then the
+    database's sole key: an empty database nobody else leased. Suites that predate leases flushed fixed dbs 10-13,
+    and db 0 is the developer's, so those come last or never. ``release`` flushes what the session wrote.
+    """
+
+    LEASE_KEY = "smvm:test-session-lease"
+    LEASE_TTL_SECONDS = 4 * 3600  # longer than any suite; a crashed session's lease must not block a db forever
+    _SEARCH_ORDER = (*range(1, 10), 14, 15, 10, 11, 12, 13)
+
+    def __init__(self, server_url: str, *, session_id: str | None = None) -> None:
+        parts = urlsplit(server_url)
+        self._base = parts
+        self.session_id = session_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.given_db = int(parts.path.strip("/")) if parts.path.strip("/") else None
+        self._held: dict[int, redis.Redis] = {}
+
+    @property
+    def server_url(self) -> str:
+        return urlunsplit(self._base._replace(path=""))
+
+    def url(self, db: int) -> str:
+        return urlunsplit(self._base._replace(path=f"/{db}"))
+
+    def _client(self, db: int) -> redis.Redis:
+        return redis.Redis.from_url(self.url(db), socket_connect_timeout=2, socket_timeout=5)
+
+    def ping(self) -> None:
+        """:raises redis.ConnectionError: when the server does not answer."""
+        self._client(self.given_db or 0).ping()
+
+    def claim_given(self) -> str:
+        """The db named in the configured URL, which the caller set aside for tests: leftovers in it are flushed,
+        but a db leased by another live session is refused rather than shared.
+
+        :raises RuntimeError: when another session holds it.
+        """
+        assert self.given_db is not None
+        client = self._client(self.given_db)
+        holder = client.get(self.LEASE_KEY)
+        if holder is not None and holder.decode() != self.session_id:
+            raise RuntimeError(f"Redis db {self.given_db} is leased by another test session ({holder.decode()})")
+        client.flushdb()
+        client.set(self.LEASE_KEY, self.session_id, ex=self.LEASE_TTL_SECONDS)
+        self._held[self.given_db] = client
+        return self.url(self.given_db)
+
+    def claim(self) -> str:
+        """A free db of its own (empty, unleased), leased to this session until ``release``.
+
+        :raises RuntimeError: when every candidate db is in use.
+        """
+        for db in self._SEARCH_ORDER:
+            if db == self.given_db or db in self._held:
+                continue
+            client = self._client(db)
+            if not client.set(self.LEASE_KEY, self.session_id, nx=True, ex=self.LEASE_TTL_SECONDS):
+                continue
+            # Our lease went in; any other key means someone is using this db without a lease.
+            if client.dbsize() == 1:
+                self._held[db] = client
+                return self.url(db)
+            if client.get(self.LEASE_KEY) == self.session_id.encode():
+                client.delete(self.LEASE_KEY)
+        raise RuntimeError(f"no free Redis db on {self.server_url}: every candidate holds data")
+
+    def release(self, url: str) -> None:
+        """Flush a claimed db: everything in it is this session's (its lease included)."""
+        db = int(urlsplit(url).path.strip("/"))
+        client = self._held.pop(db, None)
+        if client is not None:
+            client.flushdb()
+            client.close()
+
+    def release_all(self) -> None:
+        for db in list(self._held):
+            self.release(self.url(db))
+
+    def held(self) -> list[int]:
+        return sorted(self._held)

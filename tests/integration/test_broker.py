@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import redis
@@ -15,16 +14,12 @@ from workers.app import create_celery
 pytestmark = pytest.mark.integration
 
 
-BROKER_REDIS_DB = 10  # apart from every stack's db: no worker may consume what these tests publish
-
-
 @pytest.fixture
-def celery_app(redis_url: str) -> Iterator[object]:
-    url = urlunsplit(urlsplit(redis_url)._replace(path=f"/{BROKER_REDIS_DB}"))
-    redis.Redis.from_url(url).flushdb()
-    app = create_celery(Settings(env="test", broker_url=url, redis_url=url))
+def celery_app(own_redis_url: str) -> Iterator[object]:
+    """A db apart from every stack's: no worker may consume what these tests publish."""
+    app = create_celery(Settings(env="test", broker_url=own_redis_url, redis_url=own_redis_url))
     yield app
-    redis.Redis.from_url(url).flushdb()
+    app.close()
 
 
 def _queued_delivery_ids(app) -> list[int]:

@@ -9,7 +9,6 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import redis
@@ -26,22 +25,19 @@ from tests.integration.receiver import Receiver
 pytestmark = pytest.mark.integration
 
 SECRET = "whsec_" + "dGVzdC1vbmx5LXNlY3JldC1mb3ItY2FsbGJhY2tzLTAxMjM="
-CALLBACK_REDIS_DB = 12  # apart from the main stack's db, so the two sets of workers never share a queue
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = json.loads((ROOT / "examples" / "idea.json").read_text())
 
 
 @pytest.fixture(scope="module")
-def callback_settings(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Iterator[Settings]:
+def callback_settings(tmp_path_factory: pytest.TempPathFactory, module_redis_url: str) -> Iterator[Settings]:
     """A database of its own and fast breaker/poller timings, so delays are the only thing measured."""
     base = os.environ.get("SMVM_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
     with harness.throwaway_database(base, "smvm_cb") as url:
-        yield _callback_settings(url, tmp_path_factory, redis_url)
+        yield _callback_settings(url, tmp_path_factory, module_redis_url)
 
 
-def _callback_settings(url: str, tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Settings:
-    broker = urlunsplit(urlsplit(redis_url)._replace(path=f"/{CALLBACK_REDIS_DB}"))
-    redis.Redis.from_url(broker).flushdb()
+def _callback_settings(url: str, tmp_path_factory: pytest.TempPathFactory, broker: str) -> Settings:
     return Settings(
         env="test",
         database_url=url,

@@ -4,10 +4,8 @@ response that breaks the document."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from urllib.parse import urlsplit, urlunsplit
 
 import pytest
-import redis
 import requests
 import schemathesis
 from hypothesis import HealthCheck, given, settings
@@ -28,10 +26,10 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
-def fuzz_server(stack_settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+def fuzz_server(stack_settings: Settings, module_redis_url: str,
+                tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
     """The API under gunicorn with auth on and no workers: fuzzed runs are recorded and enqueued, never run."""
-    broker = urlunsplit(urlsplit(stack_settings.broker_url)._replace(path="/11"))
-    redis.Redis.from_url(broker).flushdb()
+    broker = module_redis_url
     settings = stack_settings.with_overrides(
         auth_required=True, broker_url=broker, redis_url=broker, runs_dir=tmp_path_factory.mktemp("fuzz-runs"),
         rate_limit_create="100000/minute", rate_limit_status="100000/minute", rate_limit_results="100000/minute",

@@ -8,10 +8,8 @@ import datetime as dt
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from urllib.parse import urlsplit, urlunsplit
 
 import pytest
-import redis
 import requests
 
 from smvm.auth.services import TokenStore
@@ -42,9 +40,8 @@ class SecureStack:
 
 
 @pytest.fixture(scope="module")
-def secure(stack_settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecureStack]:
-    broker = urlunsplit(urlsplit(stack_settings.broker_url)._replace(path="/12"))
-    redis.Redis.from_url(broker).flushdb()
+def secure(stack_settings: Settings, module_redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecureStack]:
+    broker = module_redis_url
     settings = stack_settings.with_overrides(
         auth_required=True,
         broker_url=broker,

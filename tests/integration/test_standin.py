@@ -8,7 +8,6 @@ import re
 from collections.abc import Iterator
 
 import pytest
-import redis
 import requests
 
 from smvm.webhooks.signing import new_secret
@@ -18,9 +17,6 @@ from tests.integration.inproc import new_body, settings_for
 
 pytestmark = pytest.mark.integration
 
-STANDIN_REDIS_DB = 11  # apart from the other stacks' dbs, so no two sets of workers share a queue
-
-
 @pytest.fixture
 def standin_database(database_url) -> Iterator[str]:
     """The results sync looks at every run in its database: this stack gets one of its own."""
@@ -28,10 +24,9 @@ def standin_database(database_url) -> Iterator[str]:
         yield url
 
 
-def test_standin_receives_a_whole_run_and_the_results_sync(standin_database, redis_url, tmp_path) -> None:
+def test_standin_receives_a_whole_run_and_the_results_sync(standin_database, own_redis_url, tmp_path) -> None:
     old, new = new_secret(), new_secret()
-    broker = redis_url.rsplit("/", 1)[0] + f"/{STANDIN_REDIS_DB}"
-    redis.Redis.from_url(broker).flushdb()
+    broker = own_redis_url  # apart from the other stacks' dbs, so no two sets of workers share a queue
     standin_port, web_port = harness.free_port(), harness.free_port()
     clock = tmp_path / "clock"
     clock.write_text(dt.datetime.now(dt.UTC).isoformat())
