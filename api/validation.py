@@ -111,8 +111,9 @@ def results(identifier: str) -> tuple[dict[str, Any], int]:
     security.ensure_visible(run)
     if run["status"] in ("INITIATED", "RUNNING"):
         return views.status_view(run, stages), 202
+    # The configured public URL, as in the T0 answer's webhook_urls: behind a proxy the request's Host is not it.
     body = views.results_view(
-        run, stages, store.run_directory(run), store.artifacts(run["run_id"]), request.host_url
+        run, stages, store.run_directory(run), store.artifacts(run["run_id"]), store.settings.public_base_url
     )
     return body, 200
 

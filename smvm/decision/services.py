@@ -15,8 +15,8 @@ from smvm.decision.scoring import (
     evaluate,
 )
 from smvm.formatting import money
+from smvm.gate import RECOMMENDATION_GATE as _GATE  # the one gate mapping, shared with /gate and callbacks
 
-_GATE = {"GO": "proceed", "PIVOT": "hold", "KILL": "reject"}
 _LEVERS = {"price", "cac", "churn", "product_advantage", "opex", "wtp_level", "expansion", "gross_margin"}
 _TEAM_WORDS = ("founder", "team", "experience", "years", "ex-", "former", "patent", "proprietary", "exclusive",
                "partnership", "domain expert", "phd")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from marshmallow import fields, validate
 
+from smvm.gate import GATE_DECISIONS
 from smvm.runs.models import CALLBACK_STATUS, RUN_STATUSES
 from smvm.runs.schemas import OpenSchema
 from smvm.webhooks.payloads import ALERT_SEVERITY
@@ -33,6 +34,8 @@ class StageResultSchema(OpenSchema):
 
 class DecisionSchema(OpenSchema):
     recommendation = fields.String(allow_none=True, required=True, validate=validate.OneOf(("GO", "PIVOT", "KILL")))
+    gate_decision = fields.String(required=True, validate=validate.OneOf(GATE_DECISIONS), metadata={
+        "description": "what the verdict means for the T0+3 gate: proceed for GO and PIVOT, reject for KILL"})
     confidence = fields.Float(allow_none=True, required=True)
     score = fields.Float(allow_none=True, required=True)
     critical_success_factors = fields.List(fields.Raw(), required=True)
@@ -56,6 +59,8 @@ class ValidationUpdateSchema(_Sent):
     estimated_completion = fields.String(allow_none=True, required=True)
     timestamp = fields.String(required=True, metadata={"description": "when the event happened (UTC, ISO 8601)"})
     decision = fields.Nested(DecisionSchema, metadata={"description": "with DECISION_READY only"})
+    gate_decision = fields.String(validate=validate.OneOf(GATE_DECISIONS), metadata={
+        "description": "once the run has stopped (completed, failed, incomplete, cancelled): what GET /gate answers"})
     error = fields.Dict(metadata={"description": "with RUN_FAILED and STAGE_FAILED"})
 
 

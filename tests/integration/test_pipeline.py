@@ -42,6 +42,12 @@ TRACTIONBUILD_BODY = {
 }
 
 
+def _leaves(value: object, prefix: str = "") -> list[tuple[str, object]]:
+    if isinstance(value, dict):
+        return [leaf for key, item in value.items() for leaf in _leaves(item, f"{prefix}.{key}" if prefix else str(key))]
+    return [(prefix, value)]
+
+
 def _run_files(run_dir: Path) -> set[str]:
     return {str(path.relative_to(run_dir)) for path in run_dir.rglob("*") if path.is_file()}
 
@@ -61,6 +67,10 @@ def test_canonical_run_completes_with_every_artifact(stack, example_body, store)
     assert [stage["name"] for stage in final["stages"]] == list(STAGE_NAMES)
     assert all(stage["status"] == "SUCCEEDED" for stage in final["stages"])
     assert final["recommendation"] in {"GO", "PIVOT", "KILL"}
+    # Every stage summary /status shows is computed: a null means a stage read a key its artifact does not have.
+    nulls = [f"{stage['name']}.{key}" for stage in final["stages"] for key, value in _leaves(stage["result"]) if value is None]
+    assert not nulls, f"null stage summary fields: {nulls}"
+    assert isinstance(final["stages"][STAGE_NAMES.index("market_simulation")]["result"]["p_npv_positive"], float)
 
     run_dir = Path(accepted["run_directory"])
     assert run_dir == stack.settings.runs_dir / example_body["project_id"] / "validation" / accepted["run_id"]
@@ -177,11 +187,15 @@ def test_lifecycle_results_gate_complete_finalize(stack, example_body) -> None:
     accepted = stack.post_run(example_body).json()
     run_id = accepted["run_id"]
     stack.wait_for_status(run_id, ("COMPLETED",))
-    results = requests.get(stack.api(f"/validation/{run_id}/results"), timeout=10)
+    # Behind a proxy the Host header is not SMVM's public URL: every URL handed out uses SMVM_PUBLIC_BASE_URL.
+    results = requests.get(stack.api(f"/validation/{run_id}/results"), headers={"Host": "internal-lb:8080"}, timeout=10)
     assert results.status_code == 200
     body = results.json()
     assert body["decision"]["recommendation"] in {"GO", "PIVOT", "KILL"}
     assert "simulation.result.json" in body["artifacts"]
+    public = stack.env["SMVM_PUBLIC_BASE_URL"]
+    assert all(item["url"].startswith(f"{public}/api/v1/validation/{run_id}/artifacts/") for item in body["artifacts"].values())
+    assert all(url.startswith(f"{public}/api/v1/") for url in accepted["webhook_urls"].values())
 
     gate = requests.get(stack.api(f"/validation/{accepted['validation_id']}/gate"), timeout=5).json()
     assert gate["recommendation"] == body["decision"]["recommendation"]
