@@ -64,6 +64,22 @@ def _load(schema: Schema, data: Any) -> dict[str, Any]:
         raise RequestValidationError("Request payload is invalid.", details=exc.messages_dict) from exc
 
 
+def load_query(schema: Schema) -> dict[str, Any]:
+    """The query string through ``schema``; the 400 names the offending parameters (unknown ones too).
+
+    :raises RequestValidationError: with ``details`` keyed by parameter name.
+    """
+    unknown = sorted(set(request.args) - set(schema.fields))
+    if unknown:
+        raise RequestValidationError(f"Unknown query parameter: {', '.join(unknown)}.",
+                                     details={name: ["Unknown query parameter."] for name in unknown})
+    try:
+        return schema.load(request.args.to_dict())
+    except ValidationError as exc:
+        names = ", ".join(sorted(exc.messages_dict))
+        raise RequestValidationError(f"Invalid query parameter: {names}.", details=exc.messages_dict) from exc
+
+
 @bp.post("/runs")
 def create_run() -> tuple[dict[str, Any], int, dict[str, str]]:
     """T0: validate the idea, record the run, then enqueue its pipeline (after commit)."""
@@ -85,10 +101,7 @@ def create_run() -> tuple[dict[str, Any], int, dict[str, str]]:
 
 @bp.get("/runs")
 def list_runs() -> dict[str, Any]:
-    unknown = set(request.args) - set(list_query_schema.fields)
-    if unknown:
-        raise RequestValidationError("Unknown query parameter.", details={name: ["Unknown field."] for name in sorted(unknown)})
-    query = _load(list_query_schema, request.args.to_dict())
+    query = load_query(list_query_schema)
     runs, total = _store().list_runs(**query, project_patterns=security.project_patterns())
     return {
         "runs": [views.run_summary(run) for run in runs],

@@ -216,8 +216,10 @@ def test_lifecycle_results_gate_complete_finalize(stack, example_body) -> None:
     final = requests.post(stack.api(f"/validation/{run_id}/finalize"), json={"decision": "go"}, timeout=5)
     assert final.status_code == 200 and final.json()["status"] == "FINALIZED"
     assert final.json()["final_recommendation"] == "go"
-    assert requests.post(stack.api(f"/validation/{run_id}/cancel"), json={}, timeout=5).status_code == 409
-    assert requests.post(stack.api(f"/validation/{run_id}/finalize"), json={"decision": "no_go"}, timeout=5).status_code == 409
+    cancel = requests.post(stack.api(f"/validation/{run_id}/cancel"), json={}, timeout=5)
+    assert cancel.status_code == 409 and cancel.json()["message"] == "The run is already finalized; it can no longer be cancelled."
+    again = requests.post(stack.api(f"/validation/{run_id}/finalize"), json={"decision": "no_go"}, timeout=5)
+    assert again.status_code == 409 and again.json()["message"] == "The run is already finalized."
 
 
 def test_cancel_stops_a_run_and_list_filters(stack, store, example_body) -> None:
@@ -233,8 +235,16 @@ def test_cancel_stops_a_run_and_list_filters(stack, store, example_body) -> None
     listing = requests.get(stack.api("/validation/runs"), params={"project_id": "PROJ-cancel", "limit": 5}, timeout=5).json()
     assert listing["total"] == 1 and listing["runs"][0]["run_id"] == run["run_id"]
     assert listing["runs"][0]["status"] == "CANCELLED"
-    assert requests.get(stack.api("/validation/runs"), params={"bogus": "1"}, timeout=5).status_code == 400
-    assert requests.get(stack.api("/validation/runs"), params={"status": "NOPE"}, timeout=5).status_code == 400
+    # A bad query string is named by its parameter, not called a payload.
+    unknown = requests.get(stack.api("/validation/runs"), params={"bogus": "1"}, timeout=5)
+    assert unknown.status_code == 400 and unknown.json()["message"] == "Unknown query parameter: bogus."
+    bad = requests.get(stack.api("/validation/runs"), params={"status": "NOPE", "limit": "0"}, timeout=5)
+    assert bad.status_code == 400 and bad.json()["message"] == "Invalid query parameter: limit, status."
+    assert set(bad.json()["details"]) == {"limit", "status"}
+    # TRACE (or any undeclared method) is 405 with the Allow header RFC 9110 requires.
+    trace = requests.request("TRACE", stack.api("/validation/runs"), timeout=5)
+    assert trace.status_code == 405 and set(trace.headers["Allow"].split(", ")) >= {"GET", "POST"}
+    assert trace.json()["error"] == "METHOD_NOT_ALLOWED"
 
 
 def test_unknown_ids_are_404_with_envelope(stack) -> None:
