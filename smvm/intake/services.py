@@ -14,8 +14,8 @@ from smvm.config import Settings
 from smvm.errors import RequestValidationError
 from smvm.intake.schemas import CanonicalRequestSchema, LegacyRequestSchema, TractionBuildProjectSchema
 from smvm.privacy.services import scrub_request
+from smvm.webhooks import policy
 from smvm.webhooks.errors import DestinationRejectedError
-from smvm.webhooks.policy import check_destination
 
 GATE_MIN_TAM = 1_000_000  # the seed's T0+3 gate: "Market Size: >= $1M TAM validation"
 _VAGUE_WORDS = {"thing", "stuff", "something", "app", "platform", "idea", "etc", "whatever", "tbd", "todo"}
@@ -150,7 +150,8 @@ def validate_idea(request: dict[str, Any]) -> dict[str, Any]:
 
 
 def check_callback_url(request: dict[str, Any], settings: Settings) -> None:
-    """Apply the SSRF policy to the callback URL at submission (delivery checks it again at send time).
+    """Apply the SSRF policy's offline checks to the callback URL at submission: scheme, credentials, port and any
+    address written in the URL. Names are resolved and checked at delivery, so intake never waits on DNS.
 
     :raises RequestValidationError: naming the callback field and the rule it broke.
     """
@@ -159,6 +160,6 @@ def check_callback_url(request: dict[str, Any], settings: Settings) -> None:
         return
     field = "metadata.callback_url" if request["metadata"]["request_shape"] == "canonical" else "callback_url"
     try:
-        check_destination(url, settings)
+        policy.check_callback_url(url, settings)
     except DestinationRejectedError as exc:
         raise RequestValidationError("callback_url is not an allowed destination.", details={field: [exc.message]}) from exc

@@ -53,15 +53,8 @@ def address_allowed(address: str) -> bool:
     )
 
 
-def check_destination(
-    url: str, settings: Settings, resolver: Resolver = _resolve, *, trusted: bool = False
-) -> Destination:
-    """Validate ``url`` at registration and again at send time.
-
-    ``trusted`` is for operator-configured URLs (the TractionBuild base URL), which may be internal addresses.
-
-    :raises DestinationRejectedError: naming the rule it broke.
-    """
+def _parse(url: str, settings: Settings) -> tuple[str, str, int, str]:
+    """Scheme, host, port and path of ``url``, or the rule it breaks; no network involved."""
     parts = urlsplit(url)
     allowed_schemes = ("https", "http") if settings.callback_allow_http else ("https",)
     if parts.scheme not in allowed_schemes:
@@ -75,6 +68,54 @@ def check_destination(
         port = parts.port or (443 if parts.scheme == "https" else 80)
     except ValueError as exc:
         raise DestinationRejectedError("callback URL has an invalid port", details={"url": url}) from exc
+    path = parts.path or "/"
+    if parts.query:
+        path = f"{path}?{parts.query}"
+    return parts.scheme, host, port, path
+
+
+def _literal_address(host: str) -> str | None:
+    try:
+        return str(ipaddress.ip_address(host.strip("[]").split("%", 1)[0]))
+    except ValueError:
+        return None
+
+
+def check_callback_url(url: str, settings: Settings) -> None:
+    """What can be known about ``url`` without the network, for intake: scheme, credentials, host, port, and an
+    address written in the URL itself (``https://10.0.0.5/``, ``https://localhost/``).
+
+    A name is resolved only at delivery (:func:`check_destination`), where the address connected to is the one
+    checked: intake must not depend on DNS, and a check at intake could not stop a name that changes later.
+
+    :raises DestinationRejectedError: naming the rule it broke.
+    """
+    _, host, _, _ = _parse(url, settings)
+    if host in settings.callback_allowed_hosts:
+        return
+    # RFC 6761 special-use names answer without a lookup: "localhost" is always loopback, "invalid" never resolves.
+    if host == "localhost" or host.endswith(".localhost"):
+        raise DestinationRejectedError(f"callback host {host!r} is a loopback name", details={"url": url})
+    if host == "invalid" or host.endswith(".invalid"):
+        raise DestinationRejectedError(f"callback host {host!r} does not resolve", details={"url": url})
+    address = _literal_address(host)
+    if address is not None and not address_allowed(address):
+        raise DestinationRejectedError(
+            f"callback host {host!r} is a non-public address", details={"url": url, "address": address}
+        )
+
+
+def check_destination(
+    url: str, settings: Settings, resolver: Resolver = _resolve, *, trusted: bool = False
+) -> Destination:
+    """Validate ``url`` at send time: the checks of :func:`check_callback_url`, then resolve its host once and
+    check every address (the first is the one connected to, which defeats DNS rebinding).
+
+    ``trusted`` is for operator-configured URLs (the TractionBuild base URL), which may be internal addresses.
+
+    :raises DestinationRejectedError: naming the rule it broke.
+    """
+    scheme, host, port, path = _parse(url, settings)
     try:
         addresses = resolver(host, port)
     except OSError as exc:
@@ -88,7 +129,4 @@ def check_destination(
             raise DestinationRejectedError(
                 f"callback host {host!r} resolves to a non-public address", details={"url": url, "address": blocked[0]}
             )
-    path = parts.path or "/"
-    if parts.query:
-        path = f"{path}?{parts.query}"
-    return Destination(url=url, scheme=parts.scheme, host=host, port=port, address=addresses[0], path=path)
+    return Destination(url=url, scheme=scheme, host=host, port=port, address=addresses[0], path=path)
