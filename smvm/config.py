@@ -68,6 +68,9 @@ class Settings:
     callback_allowed_hosts: tuple[str, ...] = ()
     # How often beat looks for due or abandoned deliveries (the durable path; countdowns are the fast path).
     delivery_poll_seconds: float = 5.0
+    # A delivery still held (not delivered, not dead) this long after it was recorded or replayed becomes a dead
+    # letter: a breaker that never closes or a 410 destination must not hide callbacks for ever.
+    webhook_max_hold_hours: float = 24.0
     breaker_redrive_on_close: bool = True
     quality_warning_threshold: float = 0.5
     timeline_slip_factor: float = 1.5

@@ -12,6 +12,8 @@ from prometheus_client.registry import Collector
 
 from smvm.queues import CALLBACKS_QUEUE, PRIORITY_LIST_SUFFIXES, QUEUES
 from smvm.store.db import Database
+from smvm.webhooks.models import HOLD_REASONS
+from smvm.webhooks.services import HOLD_REASON_SQL
 
 log = logging.getLogger(__name__)
 
@@ -135,10 +137,17 @@ class StateCollector(Collector):
             last_persisted = cur.fetchone()["at"]
             cur.execute("SELECT to_regclass('public.deliveries') IS NOT NULL AS present")
             dead: int | None = None
+            held: list[dict[str, Any]] = []
             if cur.fetchone()["present"]:
                 # The deliveries table arrives with the callbacks migration; until then the series is absent.
                 cur.execute("SELECT count(*) AS n FROM deliveries WHERE status = 'DEAD'")
                 dead = cur.fetchone()["n"]
+                cur.execute(
+                    f"SELECT {HOLD_REASON_SQL} AS reason, count(*) AS n,"
+                    " coalesce(extract(epoch FROM now() - min(held_since)), 0) AS age FROM deliveries"
+                    " WHERE status IN ('PENDING', 'SENDING', 'DISABLED') GROUP BY 1"
+                )
+                held = list(cur.fetchall())
                 cur.execute("SELECT extract(epoch FROM max(last_attempt_at)) AS at FROM deliveries"
                             " WHERE last_attempt_at > now() - interval '1 day'")
                 at = cur.fetchone()["at"]
@@ -191,6 +200,20 @@ class StateCollector(Collector):
             dlq = GaugeMetricFamily("smvm_webhook_dead_letters", "Callback deliveries in the dead-letter store (status DEAD)")
             dlq.add_metric([], float(dead))
             families.append(dlq)
+            counts = {row["reason"]: row["n"] for row in held}
+            waiting = GaugeMetricFamily(
+                "smvm_webhook_held_deliveries",
+                "Callback deliveries neither delivered nor dead, by why they wait (queued, retrying, throttled, "
+                "breaker_open, disabled)", labels=["reason"],
+            )
+            for reason in HOLD_REASONS:
+                waiting.add_metric([reason], float(counts.get(reason, 0)))
+            oldest = GaugeMetricFamily(
+                "smvm_webhook_held_oldest_age_seconds",
+                "Age of the oldest held delivery (0 when none); past SMVM_WEBHOOK_MAX_HOLD_HOURS it becomes a dead letter",
+            )
+            oldest.add_metric([], max((float(row["age"]) for row in held), default=0.0))
+            families.extend([waiting, oldest])
         return families
 
     # -- Redis ----------------------------------------------------------------------------------------

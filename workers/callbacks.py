@@ -66,8 +66,10 @@ def deliver_webhook(self: Task, delivery_id: int) -> str:
     soft_time_limit=50, time_limit=60,
 )
 def dispatch_due_deliveries(self: Task) -> int:
-    """Re-publish deliveries whose time has come but whose message was lost (flushed Redis, killed worker)."""
+    """Re-publish deliveries whose time has come but whose message was lost (flushed Redis, killed worker), and
+    dead-letter those held longer than ``SMVM_WEBHOOK_MAX_HOLD_HOURS``."""
     settings = self.app.smvm_settings  # type: ignore[attr-defined]
+    get_delivery_service(self.app).expire_held()  # logs what it dead-letters; nothing when nothing is that old
     depths = queued_messages(self.app)
     # Give the countdown fast path a moment first, so healthy retries are not published twice.
     urgent, routine = get_delivery_service(self.app).due(

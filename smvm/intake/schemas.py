@@ -11,6 +11,7 @@ from marshmallow import Schema, ValidationError, fields, post_load, validate, va
 from smvm.ids import SAFE_ID, SAFE_PROJECT_ID
 from smvm.market.priors import DOMAINS
 from smvm.market.schemas import EvidenceSchema
+from smvm.schema_docs import documented
 
 MAX_MONEY = 1e15  # a quadrillion dollars: above any real market, below float trouble
 MAX_SEED = 2**63 - 1
@@ -21,6 +22,8 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u2028\u2029]")
 _MARKUP = re.compile(r"<\s*/?\s*[a-zA-Z!][^>]*>")
 
 
+@documented("Plain text: no control characters (other than tab and line breaks) and no HTML or XML markup.",
+            pattern=f"^(?![\\s\\S]*{_MARKUP.pattern})(?![\\s\\S]*{_CONTROL.pattern})")
 def _plain_text(value: str) -> None:
     """Free text goes into reports and callbacks verbatim, so refuse control characters and markup."""
     if _CONTROL.search(value):
@@ -38,6 +41,7 @@ def Money(**kwargs: Any) -> fields.Float:  # noqa: N802 - reads as a field type
     return fields.Float(allow_nan=False, validate=validate.Range(min=0, max=MAX_MONEY), **kwargs)
 
 
+@documented("Must not contain '..' or a newline.", pattern=r"^(?![\s\S]*(?:\.\.|\n))")
 def _path_safe(value: str) -> None:
     # The regex ends in "$", which Python lets match before a final newline; refuse that explicitly.
     if ".." in value or "\n" in value:
@@ -71,6 +75,8 @@ class ConfigurationSchema(Schema):
         self.max_iterations = max_iterations
 
     @validates_schema
+    @documented("At most SMVM_MAX_ITERATIONS, this deployment's cap.", field="simulation_iterations",
+                maximum=lambda settings: getattr(settings, "max_iterations", 1_000_000))
     def _iterations_within_cap(self, data: dict[str, Any], **_: Any) -> None:
         if data.get("simulation_iterations", 0) > self.max_iterations:
             raise ValidationError(

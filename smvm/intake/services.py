@@ -60,7 +60,20 @@ def parse_request(body: Any, *, max_iterations: int = 1_000_000) -> dict[str, An
     errors = _market_size_errors(request["idea"], prefix="business_idea" if "business_idea" in body else "idea")
     if errors:
         raise RequestValidationError("Market sizes are inconsistent.", details=errors)
-    return scrub_request(request)  # PII never gets past intake: not into rows, events, artifacts or logs
+    # PII never gets past intake: not into rows, events, artifacts or logs.
+    return _storable(scrub_request(request))
+
+
+def _storable(value: Any) -> Any:
+    """NUL becomes U+FFFD: PostgreSQL text cannot hold it, and fields with no plain-text rule may carry it (the
+    plain-text ones refuse it, as the OpenAPI document says)."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd") if "\x00" in value else value
+    if isinstance(value, list):
+        return [_storable(item) for item in value]
+    if isinstance(value, dict):
+        return {_storable(key): _storable(item) for key, item in value.items()}
+    return value
 
 
 def _flatten(messages: Any, prefix: str = "") -> dict[str, list[str]]:
@@ -79,6 +92,11 @@ def _flatten(messages: Any, prefix: str = "") -> dict[str, list[str]]:
     else:
         flat[prefix or "_schema"] = [str(messages)]
     return flat
+
+
+#: The market-size rule intake applies after the schema (stated in the OpenAPI document, api/openapi.py).
+MARKET_SIZE_RULE = ("Market sizes must be consistent: estimated_sam at most estimated_tam, estimated_som at most "
+                    "estimated_sam (and at most estimated_tam); otherwise 400.")
 
 
 def _market_size_errors(idea: dict[str, Any], prefix: str) -> dict[str, list[str]]:

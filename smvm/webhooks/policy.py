@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
+import re
 import socket
 from collections.abc import Callable
 from urllib.parse import urlsplit
@@ -93,10 +94,11 @@ def check_callback_url(url: str, settings: Settings) -> None:
     _, host, _, _ = _parse(url, settings)
     if host in settings.callback_allowed_hosts:
         return
+    name = host.rstrip(".")  # "localhost." is the same name, fully qualified
     # RFC 6761 special-use names answer without a lookup: "localhost" is always loopback, "invalid" never resolves.
-    if host == "localhost" or host.endswith(".localhost"):
+    if name == "localhost" or name.endswith(".localhost"):
         raise DestinationRejectedError(f"callback host {host!r} is a loopback name", details={"url": url})
-    if host == "invalid" or host.endswith(".invalid"):
+    if name == "invalid" or name.endswith(".invalid"):
         raise DestinationRejectedError(f"callback host {host!r} does not resolve", details={"url": url})
     address = _literal_address(host)
     if address is not None and not address_allowed(address):
@@ -130,3 +132,28 @@ def check_destination(
                 f"callback host {host!r} resolves to a non-public address", details={"url": url, "address": blocked[0]}
             )
     return Destination(url=url, scheme=scheme, host=host, port=port, address=addresses[0], path=path)
+
+
+def callback_url_pattern(settings: Settings) -> tuple[str, str]:
+    """What :func:`check_callback_url` accepts, as a JSON Schema pattern and in words, for the OpenAPI document.
+
+    The pattern leaves out literal addresses, private or not (a public one is accepted, as the words say), so a
+    client generating URLs from the document never sends one intake refuses.
+    """
+    schemes = "[Hh][Tt][Tt][Pp][Ss]?" if settings.callback_allow_http else "[Hh][Tt][Tt][Pp][Ss]"
+    end = r"(?:[:/?#]|$)"
+    refused = (
+        r"[^/?#]*@"  # credentials
+        r"|\["  # IPv6 literal
+        r"|[0-9.]+" + end +  # IPv4 literal
+        r"|(?:[^/?#:]*\.)?(?:localhost|invalid)\.?" + end +  # RFC 6761 names
+        r"|[^/?#]*:(?:[0-9]{6,}|6553[6-9]|655[4-9][0-9]|65[6-9][0-9]{2}|6[6-9][0-9]{3}|[7-9][0-9]{4})" + end  # port
+    )
+    allowed = "|".join(re.escape(host) for host in settings.callback_allowed_hosts)
+    host_rule = f"(?:(?=(?:{allowed}){end})|(?!{refused}))" if allowed else f"(?!{refused})"
+    words = ("Callbacks go to " + ("http:// or https://" if settings.callback_allow_http else "https://") +
+             " URLs without credentials; a literal address must be public (no loopback, private, link-local, metadata"
+             " or IPv4-mapped address), and localhost and .invalid names are refused"
+             + (f", except {', '.join(settings.callback_allowed_hosts)}" if allowed else "") +
+             ". The host's addresses are checked again when each callback is sent.")
+    return f"^{schemes}://{host_rule}", words

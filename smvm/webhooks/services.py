@@ -181,6 +181,18 @@ class Outbox:
             return None
 
 
+#: A held row's reason, in SQL (see ``models.HOLD_REASONS``).
+HOLD_REASON_SQL = "(CASE WHEN status = 'DISABLED' THEN 'disabled' ELSE coalesce(hold_reason, 'queued') END)"
+
+
+def _hold_reason(transition: models.Transition) -> str | None:
+    if transition.status == models.DISABLED:
+        return models.DESTINATION_DISABLED
+    if transition.status == models.PENDING:
+        return models.HOLD_FOR_TRANSITION.get(transition.reason, models.RETRYING)
+    return None
+
+
 @dataclasses.dataclass(frozen=True)
 class AttemptResult:
     """What the task should do next: nothing, or publish again after ``retry_in`` seconds."""
@@ -231,7 +243,8 @@ class DeliveryService:
             if cur.fetchone() is not None:
                 cur.execute(
                     "UPDATE deliveries SET status = 'DISABLED', claim_token = NULL, lease_until = NULL,"
-                    " last_error = 'destination disabled (410 Gone)', updated_at = now() WHERE id = %s",
+                    " hold_reason = 'disabled', last_error = 'destination disabled (410 Gone)', updated_at = now()"
+                    " WHERE id = %s",
                     (delivery_id,),
                 )
                 return None
@@ -287,7 +300,7 @@ class DeliveryService:
                 if self.breaker.record_success(host):
                     log.info("smvm.webhooks.breaker_closed", extra={"destination": host})
                     if self.settings.breaker_redrive_on_close:
-                        ids = self.replay(destination=host)
+                        ids = self.replay(destination=host, reenable=False)
                         log.info("smvm.webhooks.redriven", extra={"destination": host, "count": len(ids)})
                         publish(ids)
         except Exception:  # noqa: BLE001 - losing one breaker update only shifts when it opens
@@ -299,7 +312,7 @@ class DeliveryService:
         with self.db.transaction() as cur:
             cur.execute(
                 "UPDATE deliveries SET status = 'PENDING', next_attempt_at = %s, claim_token = NULL,"
-                " lease_until = NULL, updated_at = now() WHERE id = %s AND claim_token = %s",
+                " lease_until = NULL, hold_reason = 'breaker_open', updated_at = now() WHERE id = %s AND claim_token = %s",
                 (when, row["id"], row["claim_token"]),
             )
         return AttemptResult(row["id"], "breaker_open", models.PENDING, max((when - self._clock()).total_seconds(), 0.0))
@@ -311,12 +324,12 @@ class DeliveryService:
             cur.execute(
                 "UPDATE deliveries SET status = %s, attempts = %s, deferrals = %s, next_attempt_at = coalesce(%s,"
                 " next_attempt_at), claim_token = NULL, lease_until = NULL, last_attempt_at = %s, last_status = %s,"
-                " last_error = %s, response = %s, updated_at = now(),"
+                " last_error = %s, response = %s, updated_at = now(), hold_reason = %s,"
                 " delivered_at = CASE WHEN %s = 'DELIVERED' THEN %s ELSE delivered_at END,"
                 " dead_at = CASE WHEN %s = 'DEAD' THEN %s ELSE NULL END"
                 " WHERE id = %s AND claim_token = %s",
                 (status, transition.attempts, transition.deferrals, transition.next_attempt_at, now,
-                 outcome.status_code, outcome.error, (outcome.body or "")[:2000] or None,
+                 outcome.status_code, outcome.error, (outcome.body or "")[:2000] or None, _hold_reason(transition),
                  status, now, status, now, row["id"], row["claim_token"]),
             )
             if cur.rowcount != 1:
@@ -334,7 +347,7 @@ class DeliveryService:
                 )
                 cur.execute(
                     "UPDATE deliveries SET status = 'DISABLED', last_error = 'destination disabled (410 Gone)',"
-                    " updated_at = now() WHERE url = %s AND status = 'PENDING'",
+                    " hold_reason = 'disabled', updated_at = now() WHERE url = %s AND status = 'PENDING'",
                     (row["url"],),
                 )
             if status == models.DELIVERED and row["kind"] == models.SYNC and row["run_id"]:
@@ -460,20 +473,28 @@ class DeliveryService:
         row.pop("claim_token", None)
         return row
 
-    def replay(self, **filters: Any) -> list[int]:
-        """Move matching dead letters back to PENDING with a fresh retry budget and the same webhook-id.
+    def replay(self, *, reenable: bool = True, **filters: Any) -> list[int]:
+        """Move matching dead letters back to PENDING with a fresh retry budget, a new hold clock and the same
+        webhook-id.
 
         Only DEAD rows change, so concurrent replays (an operator and the breaker's redrive) cannot double-send.
+
+        :param reenable: an operator's replay also re-enables the destinations of the replayed rows that had answered
+            410 Gone (replaying says they are back); the breaker's redrive does not.
         :returns: the ids to publish.
         """
         where, params = self._filters(**filters)
         with self.db.transaction() as cur:
             cur.execute(
                 "UPDATE deliveries SET status = 'PENDING', attempts = 0, deferrals = 0, replays = replays + 1,"
-                f" next_attempt_at = now(), dead_at = NULL, updated_at = now() WHERE {where} RETURNING id",
+                " next_attempt_at = now(), dead_at = NULL, hold_reason = NULL, held_since = now(), updated_at = now()"
+                f" WHERE {where} RETURNING id, url",
                 params,
             )
-            ids = [row["id"] for row in cur.fetchall()]
+            rows = cur.fetchall()
+            ids = [row["id"] for row in rows]
+            if reenable and rows:
+                cur.execute("DELETE FROM disabled_destinations WHERE url = ANY(%s)", (sorted({row["url"] for row in rows}),))
         if ids:
             log.info("smvm.webhooks.replayed", extra={"count": len(ids)})
         return ids
@@ -484,6 +505,45 @@ class DeliveryService:
         with self.db.transaction() as cur:
             cur.execute(f"DELETE FROM deliveries WHERE {where}", params)
             return cur.rowcount
+
+    # -- held deliveries -----------------------------------------------------------------------------------
+
+    def held(self, *, destination: str | None = None) -> list[dict[str, Any]]:
+        """Deliveries neither delivered nor dead, grouped by destination and reason (``models.HOLD_REASONS``),
+        oldest group first, each with its count and the age of its oldest row."""
+        clause, params = ("AND destination = %s", [destination]) if destination else ("", [])
+        with self.db.transaction() as cur:
+            cur.execute(
+                f"SELECT destination, {HOLD_REASON_SQL} AS reason, count(*) AS count, min(held_since) AS oldest,"
+                " extract(epoch FROM %s - min(held_since)) AS age FROM deliveries"
+                f" WHERE status IN ('PENDING', 'SENDING', 'DISABLED') {clause} GROUP BY 1, 2 ORDER BY oldest",
+                [self._clock(), *params],
+            )
+            return [{"destination": row["destination"], "reason": row["reason"], "count": row["count"],
+                     "oldest_created_at": row["oldest"], "oldest_age_seconds": round(max(float(row["age"]), 0.0), 3)}
+                    for row in cur.fetchall()]
+
+    def expire_held(self) -> list[int]:
+        """Dead-letter deliveries held longer than ``SMVM_WEBHOOK_MAX_HOLD_HOURS``, with that reason as last_error.
+
+        A delivery waiting behind a breaker that never closes, or for a destination that answered 410, would
+        otherwise wait for ever, unseen by the dead-letter alerts; in flight (SENDING) rows are left to finish.
+        :returns: the ids that became dead letters.
+        """
+        hours = self.settings.webhook_max_hold_hours
+        cutoff = self._clock() - dt.timedelta(hours=hours)
+        with self.db.transaction() as cur:
+            cur.execute(
+                "UPDATE deliveries SET status = 'DEAD', dead_at = now(), updated_at = now(), claim_token = NULL,"
+                " lease_until = NULL, last_error = %s || " + HOLD_REASON_SQL + " || coalesce(': ' || last_error, ''),"
+                " hold_reason = NULL WHERE status IN ('PENDING', 'DISABLED') AND held_since < %s RETURNING id, run_id",
+                (f"held for more than {hours:g} h, ", cutoff),
+            )
+            rows = cur.fetchall()
+        if rows:
+            log.error("smvm.webhooks.held_expired", extra={"count": len(rows), "max_hold_hours": hours,
+                                                          "deliveries": [row["id"] for row in rows][:20]})
+        return [row["id"] for row in rows]
 
     def counts(self) -> dict[str, int]:
         with self.db.transaction() as cur:

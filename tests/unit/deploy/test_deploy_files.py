@@ -230,6 +230,7 @@ def _rules() -> dict[str, dict]:
         ("SmvmApiLatencyP95High", ["histogram_quantile(0.95", "smvm_http_request_duration_seconds_bucket", "> 30"], None),
         ("SmvmApiErrorRateHigh", ['status=~"5.."', "> 0.01"], None),
         ("SmvmDeadLettersPresent", ["smvm_webhook_dead_letters", "> 0"], "15m"),
+        ("SmvmCallbacksHeld", ["smvm_webhook_held_oldest_age_seconds", "> 3600"], "15m"),
         ("SmvmResultsSyncStale", ["smvm_sync_last_success_timestamp_seconds", "26 * 3600"], None),
         ("SmvmQueueStalled", ["smvm_queue_depth", "smvm_queue_last_started_timestamp_seconds", "< 300"], "5m"),
     ],
