@@ -121,7 +121,8 @@ class StateCollector(Collector):
             stage_totals = cur.fetchall()
             cur.execute(
                 "SELECT name, percentile_cont(0.5) WITHIN GROUP (ORDER BY duration_ms) AS p50,"
-                " percentile_cont(0.95) WITHIN GROUP (ORDER BY duration_ms) AS p95 FROM stages"
+                " percentile_cont(0.95) WITHIN GROUP (ORDER BY duration_ms) AS p95,"
+                " count(*) AS n, sum(duration_ms) AS total_ms FROM stages"
                 " WHERE status = 'SUCCEEDED' AND duration_ms IS NOT NULL"
                 " AND finished_at > now() - make_interval(secs => %s) GROUP BY name",
                 (WINDOW_SECONDS,),
@@ -174,14 +175,20 @@ class StateCollector(Collector):
         )
         for row in stage_totals:
             durations.add_metric([row["name"]], count_value=row["n"], sum_value=float(row["total_ms"]) / 1000.0)
-        recent = GaugeMetricFamily(
+        # A summary, not a gauge: only a summary may carry the quantile label (promtool check metrics), and its
+        # _count and _sum over the same window come with it.
+        recent = SummaryMetricFamily(
             "smvm_stage_duration_recent_seconds",
-            f"Stage duration percentiles over the last {WINDOW_SECONDS}s",
-            labels=["stage", "quantile"],
+            f"Duration of stage attempts that succeeded in the last {WINDOW_SECONDS}s (p50, p95)",
+            labels=["stage"],
         )
         for row in stage_window:
-            recent.add_metric([row["name"], "0.5"], float(row["p50"]) / 1000.0)
-            recent.add_metric([row["name"], "0.95"], float(row["p95"]) / 1000.0)
+            recent.add_metric([row["name"]], count_value=row["n"], sum_value=float(row["total_ms"]) / 1000.0)
+            # SummaryMetricFamily.add_metric takes count and sum only; prometheus-client has no public call for a
+            # custom collector's quantiles, so they are added as samples of the same family.
+            for quantile, column in (("0.5", "p50"), ("0.95", "p95")):
+                recent.add_sample("smvm_stage_duration_recent_seconds", {"stage": row["name"], "quantile": quantile},
+                                  float(row[column]) / 1000.0)
         last_started = GaugeMetricFamily(
             "smvm_queue_last_started_timestamp_seconds",
             "When a worker last started work from each queue (stages; callback delivery attempts), within a day",

@@ -275,3 +275,17 @@ def test_kubernetes_web_keeps_connections_longer_than_a_load_balancer_idles() ->
                if doc and doc["kind"] == "Deployment")
     env = {item["name"]: item.get("value") for item in web["spec"]["template"]["spec"]["containers"][0]["env"]}
     assert int(env["SMVM_WEB_KEEPALIVE"]) > 60
+
+
+def test_promtool_accepts_the_alert_rules() -> None:
+    import os
+    import shutil
+    import subprocess
+
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        message = "promtool is not installed (apt-get install prometheus)"
+        pytest.fail(message) if os.environ.get("CI") else pytest.skip(message)
+    result = subprocess.run([promtool, "check", "rules", str(DEPLOY / "prometheus" / "alerts.yml")],
+                            capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
