@@ -12,7 +12,7 @@ from werkzeug.routing import BaseConverter
 from api.validation import json_body, load_query
 from smvm.errors import RequestValidationError
 from smvm.webhooks.schemas import DeadLetterFilterSchema, DeadLetterQuerySchema, HeldQuerySchema
-from smvm.webhooks.services import DeliveryService, publish
+from smvm.webhooks.services import DeliveryService
 
 bp = Blueprint("admin", __name__, url_prefix="/api/v1/admin")
 
@@ -59,8 +59,9 @@ def show(identifier: str) -> dict[str, Any]:
 
 @bp.post("/dlq/replay")
 def replay() -> tuple[dict[str, Any], int]:
-    ids = _service().replay(**_filters())
-    publish(ids)  # a hint; beat's due-poller sends them anyway
+    service = _service()
+    ids = service.replay(**_filters())
+    service.publish(ids)  # a hint; beat's due-poller sends them anyway
     return {"replayed": ids, "count": len(ids)}, 202
 
 

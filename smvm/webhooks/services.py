@@ -27,7 +27,8 @@ log = logging.getLogger(__name__)
 
 #: Publishes delivery ids to the callbacks queue (``countdown`` seconds from now); set by the Celery side, since
 #: smvm imports no Celery. Unset (the embedded CLI), deliveries wait for the due-poller.
-#: ``publisher(ids, countdown, routine=...)``: sends one delivery message per id.
+#: ``publisher(ids, countdown, routine=..., run_ids=...)``: sends one delivery message per id; ``run_ids`` (delivery
+#: id -> run id) lets the message's task id start with the run id, as the stages' do, for Flower's search.
 Publisher = Callable[..., None]
 _publisher: Publisher | None = None
 
@@ -48,15 +49,18 @@ def set_publisher(publisher: Publisher | None) -> None:
     _publisher = publisher
 
 
-def publish(ids: list[int], countdown: float | None = None, *, routine: bool = False) -> None:
+def publish(
+    ids: list[int], countdown: float | None = None, *, routine: bool = False, run_ids: dict[int, str | None] | None = None
+) -> None:
     """Hint the callbacks workers; never raises, because the due-poller is the durable path.
 
     :param routine: updates that may wait behind decisions and alerts on the callbacks queue (``URGENT_EVENTS``).
+    :param run_ids: each delivery's run, for task ids that start with it (Flower); see ``DeliveryService.publish``.
     """
     if not ids or _publisher is None:
         return
     try:
-        _publisher(ids, countdown, routine=routine)
+        _publisher(ids, countdown, routine=routine, run_ids=run_ids or {})
     except Exception:  # noqa: BLE001 - broker down: the row stays due and beat's poller sends it later
         log.warning("smvm.webhooks.publish_failed", extra={"deliveries": ids[:20]}, exc_info=True)
 
@@ -164,9 +168,11 @@ class Outbox:
             return None
         routine = event["kind"] not in URGENT_EVENTS
 
+        runs = {delivery_id: run["run_id"] for delivery_id in [*alert_ids, *updates]}
+
         def publish_created() -> None:
-            publish(alert_ids)
-            publish(updates, routine=routine)
+            publish(alert_ids, run_ids=runs)
+            publish(updates, routine=routine, run_ids=runs)
 
         return publish_created
 
@@ -201,6 +207,7 @@ class AttemptResult:
     outcome: str
     status: str | None = None
     retry_in: float | None = None
+    run_id: str | None = None
 
 
 class DeliveryService:
@@ -302,7 +309,7 @@ class DeliveryService:
                     if self.settings.breaker_redrive_on_close:
                         ids = self.replay(destination=host, reenable=False)
                         log.info("smvm.webhooks.redriven", extra={"destination": host, "count": len(ids)})
-                        publish(ids)
+                        self.publish(ids)
         except Exception:  # noqa: BLE001 - losing one breaker update only shifts when it opens
             log.warning("smvm.webhooks.breaker_unavailable", extra={"destination": host}, exc_info=True)
 
@@ -315,7 +322,8 @@ class DeliveryService:
                 " lease_until = NULL, hold_reason = 'breaker_open', updated_at = now() WHERE id = %s AND claim_token = %s",
                 (when, row["id"], row["claim_token"]),
             )
-        return AttemptResult(row["id"], "breaker_open", models.PENDING, max((when - self._clock()).total_seconds(), 0.0))
+        return AttemptResult(row["id"], "breaker_open", models.PENDING, max((when - self._clock()).total_seconds(), 0.0),
+                             row["run_id"])
 
     def _finish(self, row: dict[str, Any], outcome: models.Outcome, transition: models.Transition) -> AttemptResult:
         now = self._clock()
@@ -363,7 +371,7 @@ class DeliveryService:
         retry_in = None
         if status == models.PENDING and transition.next_attempt_at is not None:
             retry_in = max((transition.next_attempt_at - now).total_seconds(), 0.0)
-        return AttemptResult(row["id"], transition.reason, status, retry_in)
+        return AttemptResult(row["id"], transition.reason, status, retry_in, row["run_id"])
 
     @staticmethod
     def _store_reference(cur: Any, row: dict[str, Any], outcome: models.Outcome) -> None:
@@ -376,6 +384,15 @@ class DeliveryService:
             " persisted_at = coalesce(persisted_at, now()), updated_at = now() WHERE run_id = %s",
             (str(reference) if reference is not None else None, row["run_id"]),
         )
+
+    def publish(self, ids: list[int], countdown: float | None = None, *, routine: bool = False) -> None:
+        """:func:`publish` for ids from a query (due, replayed, redriven), after looking up their runs."""
+        if not ids or _publisher is None:
+            return
+        with self.db.transaction() as cur:
+            cur.execute("SELECT id, run_id FROM deliveries WHERE id = ANY(%s)", (list(ids),))
+            run_ids = {row["id"]: row["run_id"] for row in cur.fetchall()}
+        publish(ids, countdown, routine=routine, run_ids=run_ids)
 
     # -- the durable path ----------------------------------------------------------------------------------
 
