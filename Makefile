@@ -47,7 +47,7 @@ up: $(STAMP) ## run the whole stack from the Procfile (honcho) against local Red
 	$(BIN)/smvm db upgrade && \
 	$(BIN)/smvm tokens create --name "make-up-$$(date +%Y%m%d-%H%M%S)" --scopes runs:admin --projects '*' --expires-in 1d && \
 	echo "API:     http://$${SMVM_BIND:-127.0.0.1:8000}/api/v1   (OpenAPI: /api/v1/openapi.json, metrics: /metrics)" && \
-	echo "Flower:  http://127.0.0.1:$${SMVM_FLOWER_PORT:-5555}   (basic auth: $${SMVM_FLOWER_BASIC_AUTH:-admin:admin})" && \
+	echo "Flower:  http://127.0.0.1:$${SMVM_FLOWER_PORT:-5555}   (basic auth: SMVM_FLOWER_BASIC_AUTH, admin:admin if unset in development)" && \
 	echo "Ctrl-C stops every process." && \
 	PATH="$(CURDIR)/$(BIN):$$PATH" exec $(BIN)/honcho -f Procfile start web pipeline simulation callbacks maintenance beat flower
 

@@ -123,6 +123,11 @@ class Settings:
     # Unset: on outside development. Set false only for a deployment that encrypts its disks another way.
     encryption_enabled: bool | None = None
 
+    # --- Flower (python -m workers.flower; see workers/flower.py) ---
+    flower_port: int = 5555
+    # "user:password"; required outside development, where a default or placeholder login is refused.
+    flower_basic_auth: str | None = None
+
     @property
     def is_development(self) -> bool:
         return self.env in {"development", "test"}
@@ -139,6 +144,15 @@ class Settings:
         missing = [f"SMVM_{name.upper()}" for name in names if not getattr(self, name)]
         if missing:
             raise ConfigurationError(f"missing required configuration: {', '.join(missing)}")
+
+    def require_service_secrets(self) -> None:
+        """Outside development, a process that serves or signs (the web, every worker, beat) refuses to start
+        without the secrets it needs; in development the fixed development secret stands in.
+
+        :raises ConfigurationError: naming each missing ``SMVM_*`` variable.
+        """
+        if not self.is_development:
+            self.require("webhook_secret")
 
     def with_overrides(self, **changes: object) -> Settings:
         return dataclasses.replace(self, **changes)

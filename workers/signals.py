@@ -6,10 +6,11 @@ import logging
 from typing import Any
 
 from celery import Task
-from celery.signals import before_task_publish, setup_logging, task_postrun, task_prerun
+from celery.signals import beat_init, before_task_publish, setup_logging, task_postrun, task_prerun, worker_init
 
 from smvm import logs
 from smvm.config import Settings
+from smvm.errors import ConfigurationError
 from smvm.privacy.services import mask_text
 
 log = logging.getLogger(__name__)
@@ -31,6 +32,21 @@ def configure_worker_logging(loglevel: Any = None, **_: Any) -> None:
         # The command line's --loglevel counts when SMVM_LOG_LEVEL is left at its default.
         settings = settings.with_overrides(log_level=loglevel)
     logs.configure_logging(settings, service="worker")
+
+
+@worker_init.connect
+@beat_init.connect
+def refuse_to_start_without_secrets(sender: Any = None, **_: Any) -> None:
+    """Every worker and beat stops at start-up, naming the variable, when production lacks a secret it needs.
+
+    SystemExit, not an exception: Celery's signal dispatch logs and swallows exceptions from receivers.
+    """
+    settings = sender.app.smvm_settings
+    try:
+        settings.require_service_secrets()
+    except ConfigurationError as exc:
+        log.critical("smvm.config.missing_secret", extra={"error": exc.message})
+        raise SystemExit(f"smvm: {exc.message} (SMVM_ENV={settings.env})") from None
 
 
 @before_task_publish.connect

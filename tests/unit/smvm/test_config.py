@@ -74,3 +74,16 @@ def test_readme_documents_every_setting() -> None:
     readme = (Path(__file__).resolve().parents[3] / "README.md").read_text()
     missing = [f"SMVM_{f.name.upper()}" for f in dataclasses.fields(Settings) if f"`SMVM_{f.name.upper()}`" not in readme]
     assert not missing
+
+
+@pytest.mark.parametrize("env", ["production", "staging"])
+def test_service_processes_need_the_webhook_secret_outside_development(env) -> None:
+    with pytest.raises(ConfigurationError, match="SMVM_WEBHOOK_SECRET"):
+        Settings(env=env).require_service_secrets()
+    Settings(env=env, webhook_secret="whsec_c2VjcmV0").require_service_secrets()
+
+
+def test_development_signs_with_its_fixed_secret() -> None:
+    settings = Settings.from_environ({"SMVM_ENV": "development"})
+    assert settings.webhook_secret and settings.webhook_secret.startswith("whsec_")
+    settings.require_service_secrets()
