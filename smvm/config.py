@@ -191,6 +191,49 @@ class Settings:
         return settings
 
 
+#: The file the ``smvm`` command and the make targets read settings from, in the working directory.
+ENV_FILE = ".env"
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """``KEY=value`` lines of a ``.env`` file, as ``set -a; . ./.env`` reads the plain ones it holds: comments and
+    blank lines skipped, an optional ``export``, values optionally in single or double quotes. No expansion.
+
+    :raises ConfigurationError: on a line that is not ``KEY=value``.
+    """
+    values: dict[str, str] = {}
+    for number, raw in enumerate(path.read_text().splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        key, sep, value = line.removeprefix("export ").partition("=")
+        key, value = key.strip(), value.strip()
+        if not sep or not key.isidentifier():
+            raise ConfigurationError(f"{path}:{number}: not KEY=value")
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        elif " #" in value:
+            value = value.split(" #", 1)[0].rstrip()  # a comment after an unquoted value, as the shell reads it
+        values[key] = value
+    return values
+
+
+def environ_with_env_file(environ: Mapping[str, str] | None = None, cwd: Path | None = None) -> dict[str, str]:
+    """The environment completed by the ``.env`` file in ``cwd`` (``SMVM_ENV_FILE`` names another, empty for none).
+
+    A variable already in the environment wins over the file, so ``SMVM_X=... smvm ...`` does what it says; the
+    make targets pass the file through this same function (``smvm env --export``), so they all read it alike.
+    """
+    environ = dict(os.environ if environ is None else environ)
+    name = environ.get("SMVM_ENV_FILE", ENV_FILE)
+    if not name:
+        return environ
+    path = Path(name) if Path(name).is_absolute() else (cwd or Path.cwd()) / name
+    if not path.is_file():
+        return environ
+    return {**read_env_file(path), **environ}
+
+
 def _coerce(annotation: object, raw: str) -> object:
     kind = str(annotation)
     if kind.startswith("bool"):

@@ -122,6 +122,7 @@ def settings_environ(settings: Settings) -> dict[str, str]:
             value = ",".join(str(item) for item in value)
         environ[f"SMVM_{name.upper()}"] = str(value)
     environ["PYTHONUNBUFFERED"] = "1"
+    environ["SMVM_ENV_FILE"] = ""  # a developer's .env must not fill in what a test left unset
     return environ
 
 

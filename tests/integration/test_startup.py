@@ -20,6 +20,7 @@ def production_env(own_redis_url: str, tmp_path) -> dict[str, str]:
         "PATH": str(harness.BIN) + ":/usr/bin:/bin",
         "HOME": str(tmp_path),
         "SMVM_ENV": "production",
+        "SMVM_ENV_FILE": "",
         "SMVM_DATABASE_URL": "postgresql://postgres@127.0.0.1:5432/never-reached",
         "SMVM_REDIS_URL": own_redis_url,
         "SMVM_ENCRYPTION_KEYS": Fernet.generate_key().decode(),

@@ -87,3 +87,32 @@ def test_development_signs_with_its_fixed_secret() -> None:
     settings = Settings.from_environ({"SMVM_ENV": "development"})
     assert settings.webhook_secret and settings.webhook_secret.startswith("whsec_")
     settings.require_service_secrets()
+
+
+def test_env_file_is_read_like_the_shell_reads_plain_assignments(tmp_path) -> None:
+    from smvm.config import read_env_file
+
+    env = tmp_path / ".env"
+    env.write_text("# a comment\n\nSMVM_ENV=development\nexport SMVM_LOG_LEVEL=DEBUG\n"
+                   "SMVM_MAINTENANCE_WINDOWS=\"SUN 02:00-04:00\"\nSMVM_FLOWER_BASIC_AUTH='a:b c'\n"
+                   "SMVM_RUNS_DIR=runs  # where runs go\nSMVM_CLOCK_FILE=\n")
+    assert read_env_file(env) == {
+        "SMVM_ENV": "development", "SMVM_LOG_LEVEL": "DEBUG", "SMVM_MAINTENANCE_WINDOWS": "SUN 02:00-04:00",
+        "SMVM_FLOWER_BASIC_AUTH": "a:b c", "SMVM_RUNS_DIR": "runs", "SMVM_CLOCK_FILE": "",
+    }
+    env.write_text("SMVM_ENV\n")
+    with pytest.raises(ConfigurationError, match=":1: not KEY=value"):
+        read_env_file(env)
+
+
+def test_the_environment_wins_over_the_env_file_and_the_file_can_be_switched_off(tmp_path) -> None:
+    from smvm.config import environ_with_env_file
+
+    (tmp_path / ".env").write_text("SMVM_DATABASE_URL=postgresql://from-file/db\nSMVM_ENV=development\n")
+    merged = environ_with_env_file({"SMVM_ENV": "test"}, cwd=tmp_path)
+    assert merged == {"SMVM_DATABASE_URL": "postgresql://from-file/db", "SMVM_ENV": "test"}
+    assert environ_with_env_file({"SMVM_ENV_FILE": ""}, cwd=tmp_path) == {"SMVM_ENV_FILE": ""}
+    other = tmp_path / "other.env"
+    other.write_text("SMVM_LOG_LEVEL=WARNING\n")
+    assert environ_with_env_file({"SMVM_ENV_FILE": str(other)}, cwd=tmp_path)["SMVM_LOG_LEVEL"] == "WARNING"
+    assert environ_with_env_file({}, cwd=tmp_path / "nowhere") == {}
