@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -116,3 +117,42 @@ def test_the_environment_wins_over_the_env_file_and_the_file_can_be_switched_off
     other.write_text("SMVM_LOG_LEVEL=WARNING\n")
     assert environ_with_env_file({"SMVM_ENV_FILE": str(other)}, cwd=tmp_path)["SMVM_LOG_LEVEL"] == "WARNING"
     assert environ_with_env_file({}, cwd=tmp_path / "nowhere") == {}
+
+
+_VARIABLE = re.compile(r"^(?:# )?([A-Z][A-Z0-9_]*)=(.*)$")
+_GROUP = re.compile(r"^# --- (.+?) -+$")
+
+
+def env_example_entries() -> list[tuple[str | None, str, str, str]]:
+    """``(group heading or None, variable, example value, description)`` per variable of .env.example, in order:
+    the description is the comment right above the variable (a commented ``# VAR=value`` line counts as one)."""
+    entries: list[tuple[str | None, str, str, str]] = []
+    group: str | None = None
+    comment: list[str] = []
+    for line in (Path(__file__).resolve().parents[3] / ".env.example").read_text().splitlines():
+        heading, variable = _GROUP.match(line), _VARIABLE.match(line)
+        if heading:
+            group, comment = heading.group(1), []
+        elif variable:
+            entries.append((group, variable.group(1), variable.group(2), " ".join(comment)))
+            group, comment = None, []
+        elif line.startswith("# "):
+            comment.append(line[2:])
+        else:
+            comment = []
+    return entries
+
+
+def test_each_setting_has_its_own_description_in_env_example_and_the_readme() -> None:
+    entries = env_example_entries()
+    names = [name for _, name, _, _ in entries]
+    assert len(names) == len(set(names)), "a variable listed twice"
+    descriptions = [description for _, _, _, description in entries]
+    assert all(descriptions), [name for _, name, _, description in entries if not description]
+    assert len(descriptions) == len(set(descriptions)), "two variables share one description"
+    assert all(d.rstrip().endswith((".", ")")) for d in descriptions), "a description ends mid-sentence"
+    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text()
+    rows = dict(re.findall(r"^\| `([A-Z][A-Z0-9_]*)` \| `[^`]*` \| (.*) \|$", readme, flags=re.MULTILINE))
+    for _, name, _, description in entries:
+        assert rows.get(name) == description, f"README's row for {name} differs from .env.example's comment"
+    assert {"SMVM_BIND", "SMVM_WEB_CONCURRENCY", "SMVM_FLOWER_PORT", "SMVM_FLOWER_BASIC_AUTH"} <= set(rows)
