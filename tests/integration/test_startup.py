@@ -4,6 +4,7 @@ Flower with a default or placeholder login. Each is the real process, started as
 from __future__ import annotations
 
 import subprocess
+from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet
@@ -35,17 +36,20 @@ def _run(argv: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[st
     return subprocess.run(argv, cwd=harness.ROOT, env=env, capture_output=True, text=True, timeout=90, check=False)
 
 
-PROCESSES = {
-    "web": [str(harness.BIN / "gunicorn"), "--config", "deploy/gunicorn.conf.py", "api.wsgi:application"],
-    "worker": [str(harness.BIN / "celery"), "-A", "workers.celery_app", "worker", "--queues", "smvm.callbacks",
-               "--pool", "solo", "--without-mingle", "--without-gossip"],
-    "beat": [str(harness.BIN / "celery"), "-A", "workers.celery_app", "beat", "--schedule", "/dev/null"],
-}
+def _argv(role: str, tmp_path: Path) -> list[str]:
+    # Beat gets a schedule file of its own: it deletes and recreates a schedule file it cannot read.
+    return {
+        "web": [str(harness.BIN / "gunicorn"), "--config", "deploy/gunicorn.conf.py", "api.wsgi:application"],
+        "worker": [str(harness.BIN / "celery"), "-A", "workers.celery_app", "worker", "--queues", "smvm.callbacks",
+                   "--pool", "solo", "--without-mingle", "--without-gossip"],
+        "beat": [str(harness.BIN / "celery"), "-A", "workers.celery_app", "beat", "--schedule",
+                 str(tmp_path / "beat-schedule")],
+    }[role]
 
 
-@pytest.mark.parametrize("role", sorted(PROCESSES))
-def test_each_process_refuses_to_start_in_production_without_the_webhook_secret(role, production_env) -> None:
-    result = _run(PROCESSES[role], production_env)
+@pytest.mark.parametrize("role", ["web", "worker", "beat"])
+def test_each_process_refuses_to_start_in_production_without_the_webhook_secret(role, production_env, tmp_path) -> None:
+    result = _run(_argv(role, tmp_path), production_env)
     assert result.returncode != 0, result.stdout[-2000:] + result.stderr[-2000:]
     assert "missing required configuration: SMVM_WEBHOOK_SECRET" in result.stdout + result.stderr
 
