@@ -11,9 +11,13 @@ function, or a ``@validates_schema`` cross-field rule, describes itself with :fu
     @documented("estimated_sam must not exceed estimated_tam.")
     def _funnel(self, data, **kwargs): ...
 
-Without :func:`documented`, the first paragraph of its docstring becomes its description. A validator with neither
-cannot be rendered, and the OpenAPI test names it. Keyword values may be callables of the deployment's
-:class:`~smvm.config.Settings` (a cap set by ``SMVM_*``). This module knows nothing of Flask or apispec.
+Without :func:`documented`, the messages of the ``ValidationError``s it raises become its description (what a client
+is told anyway), else its docstring's first paragraph; a rule with none of these cannot be rendered and the OpenAPI
+test names it. ``@validates("field")`` hooks are rendered on their field. A module that cannot carry the decorator yet
+can be documented from outside with :func:`register`. Keyword values may be callables of the deployment's
+:class:`~smvm.config.Settings` (a cap set by ``SMVM_*``). A rule described only in words (no keywords) is one a
+generator reading the document cannot follow; tests/contract/hooks.py tells schemathesis so. This module knows
+nothing of Flask or apispec.
 """
 
 from __future__ import annotations

@@ -6,14 +6,13 @@ import pytest
 
 from smvm.config import Settings
 from smvm.queues import QUEUES
-from workers.app import create_celery
 from workers.callbacks import callback_task_id
 
 pytestmark = pytest.mark.unit
 
 
-def test_each_queue_is_declared_with_its_own_exchange_and_routing_key() -> None:
-    app = create_celery(Settings(env="test", broker_url="memory://", redis_url=None))
+def test_each_queue_is_declared_with_its_own_exchange_and_routing_key(celery_app_factory) -> None:
+    app = celery_app_factory(Settings(env="test", broker_url="memory://", redis_url=None))
     declared = app.amqp.queues
     assert set(declared) == set(QUEUES)
     for name, queue in declared.items():
