@@ -57,4 +57,6 @@ def celery_app_factory() -> Iterator[Callable[[Settings], Any]]:
     yield build
     for app in built:
         app.close()
+    # Both: Celery resolves the app a task publishes with from the thread's current app before the default one.
+    previous.set_current()
     previous.set_default()
