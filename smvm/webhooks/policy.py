@@ -10,7 +10,7 @@ from collections.abc import Callable
 from urllib.parse import urlsplit
 
 from smvm.config import Settings
-from smvm.webhooks.errors import DestinationRejectedError
+from smvm.webhooks.errors import DestinationRejectedError, DestinationUnresolvedError
 
 Resolver = Callable[[str, int], list[str]]
 
@@ -115,15 +115,18 @@ def check_destination(
 
     ``trusted`` is for operator-configured URLs (the TractionBuild base URL), which may be internal addresses.
 
+    :raises DestinationUnresolvedError: the host does not resolve (now: a later attempt may succeed).
     :raises DestinationRejectedError: naming the rule it broke.
     """
     scheme, host, port, path = _parse(url, settings)
+    if not trusted:
+        check_callback_url(url, settings)  # what needs no lookup: refused for good, whatever DNS says
     try:
         addresses = resolver(host, port)
     except OSError as exc:
-        raise DestinationRejectedError(f"callback host {host!r} does not resolve", details={"url": url}) from exc
+        raise DestinationUnresolvedError(f"callback host {host!r} does not resolve", details={"url": url}) from exc
     if not addresses:
-        raise DestinationRejectedError(f"callback host {host!r} does not resolve", details={"url": url})
+        raise DestinationUnresolvedError(f"callback host {host!r} does not resolve", details={"url": url})
     if not trusted and host not in settings.callback_allowed_hosts:
         # Every address must pass: a name that also resolves to an internal address is refused outright.
         blocked = [address for address in addresses if not address_allowed(address)]

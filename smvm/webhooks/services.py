@@ -19,7 +19,7 @@ from smvm.errors import ArtifactNotFoundError
 from smvm.store.db import Database
 from smvm.webhooks import models, payloads, transport
 from smvm.webhooks.breaker import CircuitBreaker, Permit
-from smvm.webhooks.errors import DeliveryNotFoundError, DestinationRejectedError
+from smvm.webhooks.errors import DeliveryNotFoundError, DestinationRejectedError, DestinationUnresolvedError
 from smvm.webhooks.policy import Destination, check_destination
 from smvm.webhooks.signing import new_webhook_id, signed_headers
 
@@ -267,6 +267,14 @@ class DeliveryService:
             return AttemptResult(delivery_id, "skipped")
         try:
             destination = self._check(row["url"], self.settings, **({"trusted": True} if row["kind"] == models.SYNC else {}))
+        except DestinationUnresolvedError as exc:
+            # DNS may be down for a while: a failed attempt like any other, retried on schedule and counted by
+            # the host's breaker, and dead only when the retries run out.
+            outcome = models.Outcome(error=exc.message)
+            self._record_breaker(destination_key(row["url"]), outcome, probe=False)
+            return self._finish(row, outcome, models.next_transition(
+                outcome, attempts=row["attempts"], deferrals=row["deferrals"],
+                delays=self.settings.webhook_retry_delays, now=self._clock()))
         except DestinationRejectedError as exc:
             # A URL that fails the SSRF policy will fail every time: dead at once, with the reason, for the DLQ.
             return self._finish(row, models.Outcome(error=exc.message), models.Transition(

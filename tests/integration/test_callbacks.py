@@ -276,3 +276,15 @@ def test_a_delivery_behind_an_open_breaker_says_so(callback_stack, cb_store, cal
     DeliveryService(cb_store.db, callback_settings, None).purge(run_id=None, ids=None, destination=destination)
     with cb_store.db.transaction() as cur:  # leave no traffic behind for the next tests
         cur.execute("DELETE FROM deliveries WHERE run_id = ANY(%s)", ([run["run_id"] for run in runs],))
+
+
+def test_a_host_that_does_not_resolve_is_retried_not_dead_at_once(callback_stack, cb_store) -> None:
+    # RFC 2606's .test never resolves; to SMVM it is any name whose DNS is down at the moment.
+    run = _new_run(cb_store, f"http://smvm-{uuid.uuid4().hex[:8]}.test")
+    [row] = harness.wait_until(
+        lambda: [r for r in _deliveries(cb_store, run["run_id"]) if r["attempts"] >= 1 and r["status"] != "SENDING"],
+        timeout=30, what=f"a first attempt\n{_logs(callback_stack)}")
+    assert row["status"] == "PENDING" and row["hold_reason"] == "retrying", row
+    assert "does not resolve" in row["last_error"]
+    with cb_store.db.transaction() as cur:  # no traffic left behind for the next tests
+        cur.execute("DELETE FROM deliveries WHERE run_id = %s", (run["run_id"],))

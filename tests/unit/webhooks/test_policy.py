@@ -105,3 +105,18 @@ def test_intake_lets_development_allow_listed_hosts_through(no_dns) -> None:
 def test_delivery_still_resolves_and_refuses_a_name_pointing_inside() -> None:
     with pytest.raises(DestinationRejectedError, match="non-public"):
         check_destination("https://tractionbuild.example.com/cb", STRICT, _resolver("10.0.0.8"))
+
+
+def _no_answer(host: str, port: int) -> list[str]:
+    raise OSError("Temporary failure in name resolution")
+
+
+def test_a_name_that_does_not_resolve_now_is_a_transient_failure() -> None:
+    from smvm.webhooks.errors import DestinationUnresolvedError
+
+    with pytest.raises(DestinationUnresolvedError):
+        check_destination("https://tractionbuild.example.com/cb", STRICT, _no_answer)
+    # Names that can never work are refused for good at delivery too, before any lookup.
+    with pytest.raises(DestinationRejectedError) as refused:
+        check_destination("https://hooks.invalid/cb", STRICT, _no_answer)
+    assert not isinstance(refused.value, DestinationUnresolvedError)
