@@ -7,6 +7,11 @@ EXAMPLE ?= examples/idea.json
 
 .DEFAULT_GOAL := help
 
+# .env, read the one way the smvm command reads it (a variable already set wins over the file; README,
+# Configuration): smvm itself reads it, and a recipe that starts other programs evals what `smvm env` prints.
+# `make test` never reads it: tests pass their settings explicitly.
+DOTENV = eval "$$($(BIN)/smvm env --export)" &&
+
 .PHONY: help
 help: ## list the targets
 	@grep -hE '^[a-z][a-z-]*:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -42,32 +47,32 @@ migrate: $(STAMP) ## apply database migrations (SMVM_DATABASE_URL)
 
 .PHONY: up
 up: $(STAMP) ## run the whole stack from the Procfile (honcho) against local Redis and PostgreSQL
-	@set -a; if [ -f .env ]; then . ./.env; else echo "no .env: using .env.example"; . ./.env.example; fi; set +a; \
-	mkdir -p var && \
+	@if [ ! -f .env ]; then echo "no .env: using .env.example"; export SMVM_ENV_FILE=.env.example; fi; \
+	$(DOTENV) mkdir -p var && \
 	$(BIN)/smvm db upgrade && \
 	$(BIN)/smvm tokens create --name "make-up-$$(date +%Y%m%d-%H%M%S)" --scopes runs:admin --projects '*' --expires-in 1d && \
 	echo "API:     http://$${SMVM_BIND:-127.0.0.1:8000}/api/v1   (OpenAPI: /api/v1/openapi.json, metrics: /metrics)" && \
-	echo "Flower:  http://127.0.0.1:$${SMVM_FLOWER_PORT:-5555}   (basic auth: $${SMVM_FLOWER_BASIC_AUTH:-admin:admin})" && \
+	echo "Flower:  http://127.0.0.1:$${SMVM_FLOWER_PORT:-5555}   (basic auth: SMVM_FLOWER_BASIC_AUTH, admin:admin if unset in development)" && \
 	echo "Ctrl-C stops every process." && \
-	PATH="$(CURDIR)/$(BIN):$$PATH" exec $(BIN)/honcho -f Procfile start web pipeline simulation callbacks maintenance beat flower
+	PATH="$(CURDIR)/$(BIN):$$PATH" exec $(BIN)/honcho -e /dev/null -f Procfile start web pipeline simulation callbacks maintenance beat flower
 
 .PHONY: eval
 eval: $(STAMP) ## evaluate the decision on examples/eval (or EVAL_DIR=...): confusion matrix, stability, metamorphic checks
-	$(BIN)/python -m benchmarks.evaluate $(EVAL_DIR)
+	$(DOTENV) $(BIN)/python -m benchmarks.evaluate $(EVAL_DIR)
 
 .PHONY: calibrate
 calibrate: $(STAMP) ## the T0+30 update against known truth: 250 synthetic markets, interval coverage, verdict accuracy, ledger
-	$(BIN)/python -m benchmarks.calibrate $(CALIBRATE_ARGS)
+	$(DOTENV) $(BIN)/python -m benchmarks.calibrate $(CALIBRATE_ARGS)
 
 .PHONY: bench
 bench: $(STAMP) ## simulation speed and memory, the decision's CPU against the code before it, the report stage's CPU and PDF size (see docs/benchmarks.md)
-	$(BIN)/python -m benchmarks.bench_simulation
-	$(BIN)/python -m benchmarks.bench_decision
-	$(BIN)/python -m benchmarks.bench_reports
+	$(DOTENV) $(BIN)/python -m benchmarks.bench_simulation
+	$(DOTENV) $(BIN)/python -m benchmarks.bench_decision
+	$(DOTENV) $(BIN)/python -m benchmarks.bench_reports
 
 .PHONY: loadtest
 loadtest: $(STAMP) ## load test a running `make up` stack: 1000 runs, callbacks, bare Flask and bare chain baselines
-	$(BIN)/python -m loadtest.run $(LOADTEST_ARGS)
+	$(DOTENV) $(BIN)/python -m loadtest.run $(LOADTEST_ARGS)
 
 .PHONY: clean
 clean: ## remove the virtualenv and local run output

@@ -25,6 +25,7 @@ def create_app(
     :param enqueue: publishes a new run's pipeline; defaults to the Celery chain publisher.
     """
     settings = settings or Settings.from_environ()
+    settings.require_service_secrets()  # production refuses to serve without them, before binding anything
     app = Flask(__name__)
     app.config["SMVM_SETTINGS"] = settings
     app.config["MAX_CONTENT_LENGTH"] = 1024 * 1024

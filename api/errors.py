@@ -68,9 +68,15 @@ def _handle_domain(error: SmvmError) -> tuple[dict[str, Any], int, dict[str, str
     return body, status, headers
 
 
-def _handle_http(error: HTTPException) -> tuple[dict[str, Any], int]:
+#: Headers werkzeug attaches to its own errors that the envelope must keep (405's Allow is required by RFC 9110).
+_KEPT_HEADERS = ("Allow", "WWW-Authenticate", "Retry-After")
+
+
+def _handle_http(error: HTTPException) -> tuple[dict[str, Any], int, dict[str, str]]:
     status = error.code or 500
-    return envelope(status, _HTTP_CODES.get(status, "HTTP_ERROR"), error.description or error.name)
+    body, status = envelope(status, _HTTP_CODES.get(status, "HTTP_ERROR"), error.description or error.name)
+    headers = {name: value for name, value in error.get_headers() if name in _KEPT_HEADERS}
+    return body, status, headers
 
 
 def _handle_unexpected(error: Exception) -> tuple[dict[str, Any], int]:

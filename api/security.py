@@ -176,6 +176,16 @@ def _audit(response: Response) -> Response:
     return response
 
 
+#: The answers that ask the client to wait (RFC 9110 section 10.2.3): the limiter adds Retry-After to every answer.
+_WAIT_STATUSES = frozenset({429, 503})
+
+
+def _retry_after_only_when_waiting(response: Response) -> Response:
+    if response.status_code not in _WAIT_STATUSES:
+        response.headers.pop("Retry-After", None)
+    return response
+
+
 def init_app(app: Flask, settings: Settings) -> None:
     app.before_request(integration.refuse_outside_allowlist)  # first: a refused address learns nothing else
     app.before_request(_refuse_writes_in_maintenance)
@@ -187,6 +197,8 @@ def init_app(app: Flask, settings: Settings) -> None:
     # moving-window: a burst gets exactly the limit, whatever the minute boundary.
     # swallow_errors: with Redis down the API keeps serving unthrottled rather than failing every request.
     limiter = Limiter(key_func=_rate_limit_key, headers_enabled=True, strategy="moving-window", swallow_errors=True)
+    # Registered before the limiter's own hook, so it runs after it (Flask runs after_request hooks in reverse).
+    app.after_request(_retry_after_only_when_waiting)
     limiter.init_app(app)
     app.extensions["smvm.limiter"] = limiter
     app.before_request(_authenticate)

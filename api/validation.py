@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import mimetypes
+import re
 from typing import Any
 
 from flask import Blueprint, Response, current_app, request
@@ -32,7 +33,7 @@ def _store() -> RunStore:
     return current_app.extensions["smvm.store"]
 
 
-def _json_body(*, optional: bool = False) -> Any:
+def json_body(*, optional: bool = False) -> Any:
     """The parsed JSON body; 415 for another content type, 400 for unparsable JSON."""
     raw = request.get_data(cache=True)
     if optional and not raw.strip():
@@ -41,11 +42,46 @@ def _json_body(*, optional: bool = False) -> Any:
         raise UnsupportedMediaTypeError(
             "Content-Type must be application/json.", details={"Content-Type": [request.content_type or "missing"]}
         )
+    return parse_json(raw)
+
+
+def parse_json(raw: bytes) -> Any:
+    """A request body as the API reads it: standard JSON only (no NaN or Infinity), integral numbers as ints,
+    lone surrogates as U+FFFD.
+
+    :raises RequestValidationError: when it is not JSON.
+    """
     try:
-        # Standard JSON only: Python's parser would otherwise accept NaN and Infinity.
-        return json.loads(raw, parse_constant=_reject_constant)
+        body = json.loads(raw, parse_constant=_reject_constant, parse_float=_number)
     except (ValueError, RecursionError) as exc:
         raise RequestValidationError("Request body is not valid JSON.", details={"_body": [str(exc)[:200]]}) from None
+    if _ESCAPED_SURROGATE.search(raw):
+        body = _replace_lone_surrogates(body)
+    return body
+
+
+#: JSON may escape a UTF-16 surrogate on its own ("\ud800"): valid JSON text that no UTF-8 store can hold.
+_ESCAPED_SURROGATE = re.compile(rb"\\u[dD][89abAB]", re.IGNORECASE)
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _replace_lone_surrogates(value: Any) -> Any:
+    """Lone surrogates become U+FFFD, as a UTF-8 decoder would make them: the body is accepted, not refused, since
+    JSON allows them and the OpenAPI document cannot forbid them in a way every client reads alike."""
+    if isinstance(value, str):
+        return _LONE_SURROGATE.sub("\ufffd", value)
+    if isinstance(value, list):
+        return [_replace_lone_surrogates(item) for item in value]
+    if isinstance(value, dict):
+        return {_replace_lone_surrogates(key): _replace_lone_surrogates(item) for key, item in value.items()}
+    return value
+
+
+def _number(text: str) -> float | int:
+    """``265.0`` and ``1e2`` are integers to JSON Schema (and to the OpenAPI document): parse them as such, so an
+    integer field accepts every spelling of an integer. Float fields take ints as they are."""
+    value = float(text)
+    return int(value) if value.is_integer() and abs(value) <= 2**53 else value
 
 
 def _reject_constant(name: str) -> Any:
@@ -64,11 +100,27 @@ def _load(schema: Schema, data: Any) -> dict[str, Any]:
         raise RequestValidationError("Request payload is invalid.", details=exc.messages_dict) from exc
 
 
+def load_query(schema: Schema) -> dict[str, Any]:
+    """The query string through ``schema``; the 400 names the offending parameters (unknown ones too).
+
+    :raises RequestValidationError: with ``details`` keyed by parameter name.
+    """
+    unknown = sorted(set(request.args) - set(schema.fields))
+    if unknown:
+        raise RequestValidationError(f"Unknown query parameter: {', '.join(unknown)}.",
+                                     details={name: ["Unknown query parameter."] for name in unknown})
+    try:
+        return schema.load(request.args.to_dict())
+    except ValidationError as exc:
+        names = ", ".join(sorted(exc.messages_dict))
+        raise RequestValidationError(f"Invalid query parameter: {names}.", details=exc.messages_dict) from exc
+
+
 @bp.post("/runs")
 def create_run() -> tuple[dict[str, Any], int, dict[str, str]]:
     """T0: validate the idea, record the run, then enqueue its pipeline (after commit)."""
     settings = current_app.config["SMVM_SETTINGS"]
-    normalized = parse_request(_json_body(), max_iterations=settings.max_iterations)
+    normalized = parse_request(json_body(), max_iterations=settings.max_iterations)
     security.ensure_may_submit(normalized["project_id"])
     check_callback_url(normalized, settings)
     run, created = _store().create_run(normalized)
@@ -85,10 +137,7 @@ def create_run() -> tuple[dict[str, Any], int, dict[str, str]]:
 
 @bp.get("/runs")
 def list_runs() -> dict[str, Any]:
-    unknown = set(request.args) - set(list_query_schema.fields)
-    if unknown:
-        raise RequestValidationError("Unknown query parameter.", details={name: ["Unknown field."] for name in sorted(unknown)})
-    query = _load(list_query_schema, request.args.to_dict())
+    query = load_query(list_query_schema)
     runs, total = _store().list_runs(**query, project_patterns=security.project_patterns())
     return {
         "runs": [views.run_summary(run) for run in runs],
@@ -111,8 +160,9 @@ def results(identifier: str) -> tuple[dict[str, Any], int]:
     security.ensure_visible(run)
     if run["status"] in ("INITIATED", "RUNNING"):
         return views.status_view(run, stages), 202
+    # The configured public URL, as in the T0 answer's webhook_urls: behind a proxy the request's Host is not it.
     body = views.results_view(
-        run, stages, store.run_directory(run), store.artifacts(run["run_id"]), request.host_url
+        run, stages, store.run_directory(run), store.artifacts(run["run_id"]), store.settings.public_base_url
     )
     return body, 200
 
@@ -132,7 +182,7 @@ def gate(identifier: str) -> dict[str, Any]:
 
 @bp.put("/<identifier>/complete")
 def complete(identifier: str) -> dict[str, Any]:
-    payload = _load(complete_schema, _json_body(optional=True))
+    payload = _load(complete_schema, json_body(optional=True))
     store = _store()
     run = store.mark_complete(_visible_run_id(identifier), payload)
     return views.status_view(run, store.stages(run["run_id"])) | {"completion": run["completion"]}
@@ -140,7 +190,7 @@ def complete(identifier: str) -> dict[str, Any]:
 
 @bp.post("/<identifier>/finalize")
 def finalize(identifier: str) -> dict[str, Any]:
-    payload = _load(finalize_schema, _json_body(optional=True))
+    payload = _load(finalize_schema, json_body(optional=True))
     store = _store()
     run = store.finalize(_visible_run_id(identifier), payload)
     return views.finalization_view(run, store.stages(run["run_id"]))
@@ -148,7 +198,7 @@ def finalize(identifier: str) -> dict[str, Any]:
 
 @bp.post("/<identifier>/cancel")
 def cancel(identifier: str) -> dict[str, Any]:
-    payload = _load(cancel_schema, _json_body(optional=True))
+    payload = _load(cancel_schema, json_body(optional=True))
     store = _store()
     run = store.cancel(_visible_run_id(identifier), payload["reason"])
     return views.status_view(run, store.stages(run["run_id"]))

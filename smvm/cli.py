@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import shlex
 import sys
 from pathlib import Path
 from typing import Any
 
-from smvm.config import Settings
+from smvm.config import Settings, environ_with_env_file
 from smvm.errors import SmvmError
 from smvm.privacy import cli as privacy_cli
 
@@ -113,6 +115,9 @@ def build_parser() -> argparse.ArgumentParser:
     db_upgrade = db_commands.add_parser("upgrade", help="apply pending migrations (idempotent, concurrency-safe)")
     db_upgrade.set_defaults(handler=_cmd_db_upgrade)
     privacy_cli.register(commands)  # smvm erase
+    env = commands.add_parser("env", help="print what .env adds to the environment (export lines for a shell)")
+    env.add_argument("--export", action="store_true", help="as `export KEY=value` lines (the only format)")
+    env.set_defaults(handler=_cmd_env)
 
     from smvm.auth import cli as tokens_cli
 
@@ -128,10 +133,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _cmd_env(args: argparse.Namespace, settings: Settings) -> int:
+    """Print the variables ``.env`` adds to the environment as shell ``export`` lines (make targets eval them)."""
+    added = {key: value for key, value in environ_with_env_file().items() if key not in os.environ}
+    for key, value in sorted(added.items()):
+        print(f"export {key}={shlex.quote(value)}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        settings = Settings.from_environ()
+        # .env in the working directory completes the environment (a variable already set wins): every smvm
+        # command and every make target read it this one way (README, Configuration).
+        settings = Settings.from_environ(environ_with_env_file())
         return args.handler(args, settings)
     except SmvmError as exc:
         print(f"smvm: {exc.message}", file=sys.stderr)

@@ -68,6 +68,9 @@ class Settings:
     callback_allowed_hosts: tuple[str, ...] = ()
     # How often beat looks for due or abandoned deliveries (the durable path; countdowns are the fast path).
     delivery_poll_seconds: float = 5.0
+    # A delivery still held (not delivered, not dead) this long after it was recorded or replayed becomes a dead
+    # letter: a breaker that never closes or a 410 destination must not hide callbacks for ever.
+    webhook_max_hold_hours: float = 24.0
     breaker_redrive_on_close: bool = True
     quality_warning_threshold: float = 0.5
     timeline_slip_factor: float = 1.5
@@ -120,6 +123,11 @@ class Settings:
     # Unset: on outside development. Set false only for a deployment that encrypts its disks another way.
     encryption_enabled: bool | None = None
 
+    # --- Flower (python -m workers.flower; see workers/flower.py) ---
+    flower_port: int = 5555
+    # "user:password"; required outside development, where a default or placeholder login is refused.
+    flower_basic_auth: str | None = None
+
     @property
     def is_development(self) -> bool:
         return self.env in {"development", "test"}
@@ -136,6 +144,15 @@ class Settings:
         missing = [f"SMVM_{name.upper()}" for name in names if not getattr(self, name)]
         if missing:
             raise ConfigurationError(f"missing required configuration: {', '.join(missing)}")
+
+    def require_service_secrets(self) -> None:
+        """Outside development, a process that serves or signs (the web, every worker, beat) refuses to start
+        without the secrets it needs; in development the fixed development secret stands in.
+
+        :raises ConfigurationError: naming each missing ``SMVM_*`` variable.
+        """
+        if not self.is_development:
+            self.require("webhook_secret")
 
     def with_overrides(self, **changes: object) -> Settings:
         return dataclasses.replace(self, **changes)
@@ -172,6 +189,49 @@ class Settings:
             # A fixed development secret keeps local callbacks verifiable; production must set its own.
             settings = settings.with_overrides(webhook_secret="whsec_ZGV2ZWxvcG1lbnQtb25seS1zZWNyZXQtMzJieXRlcw==")
         return settings
+
+
+#: The file the ``smvm`` command and the make targets read settings from, in the working directory.
+ENV_FILE = ".env"
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """``KEY=value`` lines of a ``.env`` file, as ``set -a; . ./.env`` reads the plain ones it holds: comments and
+    blank lines skipped, an optional ``export``, values optionally in single or double quotes. No expansion.
+
+    :raises ConfigurationError: on a line that is not ``KEY=value``.
+    """
+    values: dict[str, str] = {}
+    for number, raw in enumerate(path.read_text().splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        key, sep, value = line.removeprefix("export ").partition("=")
+        key, value = key.strip(), value.strip()
+        if not sep or not key.isidentifier():
+            raise ConfigurationError(f"{path}:{number}: not KEY=value")
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        elif " #" in value:
+            value = value.split(" #", 1)[0].rstrip()  # a comment after an unquoted value, as the shell reads it
+        values[key] = value
+    return values
+
+
+def environ_with_env_file(environ: Mapping[str, str] | None = None, cwd: Path | None = None) -> dict[str, str]:
+    """The environment completed by the ``.env`` file in ``cwd`` (``SMVM_ENV_FILE`` names another, empty for none).
+
+    A variable already in the environment wins over the file, so ``SMVM_X=... smvm ...`` does what it says; the
+    make targets pass the file through this same function (``smvm env --export``), so they all read it alike.
+    """
+    environ = dict(os.environ if environ is None else environ)
+    name = environ.get("SMVM_ENV_FILE", ENV_FILE)
+    if not name:
+        return environ
+    path = Path(name) if Path(name).is_absolute() else (cwd or Path.cwd()) / name
+    if not path.is_file():
+        return environ
+    return {**read_env_file(path), **environ}
 
 
 def _coerce(annotation: object, raw: str) -> object:

@@ -12,6 +12,8 @@ from prometheus_client.registry import Collector
 
 from smvm.queues import CALLBACKS_QUEUE, PRIORITY_LIST_SUFFIXES, QUEUES
 from smvm.store.db import Database
+from smvm.webhooks.models import HOLD_REASONS
+from smvm.webhooks.services import HOLD_REASON_SQL
 
 log = logging.getLogger(__name__)
 
@@ -119,7 +121,8 @@ class StateCollector(Collector):
             stage_totals = cur.fetchall()
             cur.execute(
                 "SELECT name, percentile_cont(0.5) WITHIN GROUP (ORDER BY duration_ms) AS p50,"
-                " percentile_cont(0.95) WITHIN GROUP (ORDER BY duration_ms) AS p95 FROM stages"
+                " percentile_cont(0.95) WITHIN GROUP (ORDER BY duration_ms) AS p95,"
+                " count(*) AS n, sum(duration_ms) AS total_ms FROM stages"
                 " WHERE status = 'SUCCEEDED' AND duration_ms IS NOT NULL"
                 " AND finished_at > now() - make_interval(secs => %s) GROUP BY name",
                 (WINDOW_SECONDS,),
@@ -135,10 +138,17 @@ class StateCollector(Collector):
             last_persisted = cur.fetchone()["at"]
             cur.execute("SELECT to_regclass('public.deliveries') IS NOT NULL AS present")
             dead: int | None = None
+            held: list[dict[str, Any]] = []
             if cur.fetchone()["present"]:
                 # The deliveries table arrives with the callbacks migration; until then the series is absent.
                 cur.execute("SELECT count(*) AS n FROM deliveries WHERE status = 'DEAD'")
                 dead = cur.fetchone()["n"]
+                cur.execute(
+                    f"SELECT {HOLD_REASON_SQL} AS reason, count(*) AS n,"
+                    " coalesce(extract(epoch FROM now() - min(held_since)), 0) AS age FROM deliveries"
+                    " WHERE status IN ('PENDING', 'SENDING', 'DISABLED') GROUP BY 1"
+                )
+                held = list(cur.fetchall())
                 cur.execute("SELECT extract(epoch FROM max(last_attempt_at)) AS at FROM deliveries"
                             " WHERE last_attempt_at > now() - interval '1 day'")
                 at = cur.fetchone()["at"]
@@ -165,14 +175,20 @@ class StateCollector(Collector):
         )
         for row in stage_totals:
             durations.add_metric([row["name"]], count_value=row["n"], sum_value=float(row["total_ms"]) / 1000.0)
-        recent = GaugeMetricFamily(
+        # A summary, not a gauge: only a summary may carry the quantile label (promtool check metrics), and its
+        # _count and _sum over the same window come with it.
+        recent = SummaryMetricFamily(
             "smvm_stage_duration_recent_seconds",
-            f"Stage duration percentiles over the last {WINDOW_SECONDS}s",
-            labels=["stage", "quantile"],
+            f"Duration of stage attempts that succeeded in the last {WINDOW_SECONDS}s (p50, p95)",
+            labels=["stage"],
         )
         for row in stage_window:
-            recent.add_metric([row["name"], "0.5"], float(row["p50"]) / 1000.0)
-            recent.add_metric([row["name"], "0.95"], float(row["p95"]) / 1000.0)
+            recent.add_metric([row["name"]], count_value=row["n"], sum_value=float(row["total_ms"]) / 1000.0)
+            # SummaryMetricFamily.add_metric takes count and sum only; prometheus-client has no public call for a
+            # custom collector's quantiles, so they are added as samples of the same family.
+            for quantile, column in (("0.5", "p50"), ("0.95", "p95")):
+                recent.add_sample("smvm_stage_duration_recent_seconds", {"stage": row["name"], "quantile": quantile},
+                                  float(row[column]) / 1000.0)
         last_started = GaugeMetricFamily(
             "smvm_queue_last_started_timestamp_seconds",
             "When a worker last started work from each queue (stages; callback delivery attempts), within a day",
@@ -191,6 +207,20 @@ class StateCollector(Collector):
             dlq = GaugeMetricFamily("smvm_webhook_dead_letters", "Callback deliveries in the dead-letter store (status DEAD)")
             dlq.add_metric([], float(dead))
             families.append(dlq)
+            counts = {row["reason"]: row["n"] for row in held}
+            waiting = GaugeMetricFamily(
+                "smvm_webhook_held_deliveries",
+                "Callback deliveries neither delivered nor dead, by why they wait (queued, retrying, throttled, "
+                "breaker_open, disabled)", labels=["reason"],
+            )
+            for reason in HOLD_REASONS:
+                waiting.add_metric([reason], float(counts.get(reason, 0)))
+            oldest = GaugeMetricFamily(
+                "smvm_webhook_held_oldest_age_seconds",
+                "Age of the oldest held delivery (0 when none); past SMVM_WEBHOOK_MAX_HOLD_HOURS it becomes a dead letter",
+            )
+            oldest.add_metric([], max((float(row["age"]) for row in held), default=0.0))
+            families.extend([waiting, oldest])
         return families
 
     # -- Redis ----------------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -35,3 +36,27 @@ def settings(tmp_path: Path) -> Settings:
 @pytest.fixture(scope="session")
 def example_body() -> dict[str, Any]:
     return json.loads((EXAMPLES / "idea.json").read_text())
+
+
+@pytest.fixture
+def celery_app_factory() -> Iterator[Callable[[Settings], Any]]:
+    """Celery apps built for one test. Building one makes it the process's default app, which is where callback
+    hints from in-process code are published; the previous default is put back afterwards, so a later test never
+    publishes to a broker (or a Redis db) that is gone."""
+    from celery import current_app
+
+    from workers.app import create_celery
+
+    previous = current_app._get_current_object()
+    built: list[Any] = []
+
+    def build(settings: Settings) -> Any:
+        built.append(create_celery(settings))
+        return built[-1]
+
+    yield build
+    for app in built:
+        app.close()
+    # Both: Celery resolves the app a task publishes with from the thread's current app before the default one.
+    previous.set_current()
+    previous.set_default()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from celery import Celery
-from kombu import Queue
+from kombu import Exchange, Queue
 
 from smvm.config import Settings
 from smvm.pipeline.stages import STAGES
@@ -46,7 +46,11 @@ def celery_config(settings: Settings) -> dict[str, object]:
         "task_soft_time_limit": settings.stage_soft_time_limit,
         "task_time_limit": settings.stage_time_limit,
         "task_default_queue": PIPELINE_QUEUE,
-        "task_queues": [Queue(name) for name in QUEUES],
+        "task_default_exchange": PIPELINE_QUEUE,
+        "task_default_routing_key": PIPELINE_QUEUE,
+        # Each queue with its own direct exchange and routing key: a bare Queue(name) is bound to the default
+        # exchange and key (smvm.pipeline's), so anything published there by exchange would reach every queue.
+        "task_queues": [Queue(name, Exchange(name, type="direct"), routing_key=name) for name in QUEUES],
         "task_routes": routes,
         "task_create_missing_queues": False,
         "task_publish_retry_policy": {"max_retries": 3, "interval_start": 0, "interval_step": 0.5, "interval_max": 1},

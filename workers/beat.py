@@ -5,6 +5,11 @@ from __future__ import annotations
 from smvm.config import Settings
 from smvm.queues import MAINTENANCE_QUEUE
 
+#: Beat jobs that run every few seconds and usually find nothing to do: their routine lines (beat sending them, the
+#: worker receiving, starting and finishing them) are logged only when they did something (workers/signals.py), so
+#: an idle stack's logs hold news, not 4 lines every 5 s. Their failures are always logged.
+QUIET_WHEN_IDLE = frozenset({"smvm.maintenance.dispatch_due_deliveries", "smvm.maintenance.sweep_stuck_stages"})
+
 
 def beat_schedule(settings: Settings) -> dict[str, dict[str, object]]:
     return {

@@ -7,9 +7,11 @@ import logging
 from celery import Task, shared_task
 from celery.exceptions import Ignore
 
-from smvm.errors import DependencyUnavailableError
+from smvm.errors import DependencyUnavailableError, SmvmError
 from smvm.pipeline.stages import STAGE_NAMES
 from smvm.runs.execution import StageReleasedError, execute_stage
+from smvm.runs.models import CANCELLED
+from smvm.runs.services import RunStore
 from smvm.store.db import TRANSIENT_DB_ERRORS
 from workers.context import get_store
 from workers.pipeline import enqueue_run
@@ -20,11 +22,13 @@ log = logging.getLogger(__name__)
 TRANSIENT_RETRY_DELAY = 2.0
 
 
-def run_stage(task: Task, run_id: str, stage: str) -> None:
+def run_stage(task: Task, run_id: str, stage: str) -> str | None:
     """The body every stage task shares.
 
-    Returning lets the chain publish the next stage; raising ``Ignore`` stops the chain, which is right for a
-    duplicate or stale message (the live chain, or the sweeper, carries the run on).
+    Returning with the chain intact lets it publish the next stage. When this message must not carry the run on (a
+    duplicate or stale message, a transient failure re-published on its own, a cancelled run) the rest of the chain
+    is dropped and the task still ends in a terminal state Flower shows: SUCCESS with what happened, or REVOKED for
+    a cancelled run. (``Ignore`` would stop the chain too, but leaves the task STARTED in Flower for ever.)
     """
     store = get_store(task.app)
     try:
@@ -35,15 +39,34 @@ def run_stage(task: Task, run_id: str, stage: str) -> None:
             enqueue_run(task.app, run_id, stage, countdown=TRANSIENT_RETRY_DELAY)
         except Exception:  # the broker is down too; the sweeper re-enqueues from the stage row
             log.warning("smvm.stage.republish_failed", extra={"run_id": run_id, "stage": stage}, exc_info=True)
-        raise Ignore() from exc
+        return _stop_chain(task, "released")
     if next_stage is None:
-        raise Ignore()
+        if _cancelled(store, run_id):
+            # Revoked is what happened: the client cancelled the run while this stage ran.
+            task.send_event("task-revoked", terminated=False, signum=None, expired=False)
+            _stop_chain(task, "cancelled")
+            raise Ignore()
+        return _stop_chain(task, "skipped")
+    return None
+
+
+def _stop_chain(task: Task, outcome: str) -> str:
+    # Celery reads request.chain after the task returns to publish the next step; an empty chain publishes none.
+    task.request.chain = None
+    return outcome
+
+
+def _cancelled(store: RunStore, run_id: str) -> bool:
+    try:
+        return store.resolve(run_id)["status"] == CANCELLED
+    except SmvmError:  # erased since: nothing to show as revoked
+        return False
 
 
 def _define(stage: str) -> Task:
     @shared_task(name=f"smvm.stage.{stage}", bind=True, acks_late=True, ignore_result=True)
-    def stage_task(self: Task, run_id: str) -> None:
-        run_stage(self, run_id, stage)
+    def stage_task(self: Task, run_id: str) -> str | None:
+        return run_stage(self, run_id, stage)
 
     stage_task.__doc__ = f"Run the {stage.replace('_', ' ')} stage of one run (argument: run_id)."
     return stage_task

@@ -63,9 +63,11 @@ def register(commands: argparse._SubParsersAction) -> None:  # type: ignore[type
     actions = tokens.add_subparsers(dest="tokens_command", required=True)
     create = actions.add_parser("create", help="create a token and print it once")
     create.add_argument("--name", required=True, help="who or what uses it, e.g. tractionbuild-prod")
-    create.add_argument("--scopes", default="runs:read,runs:write", help=f"comma-separated subset of {', '.join(SCOPES)}")
-    create.add_argument("--projects", default="*", help="comma-separated project ids or patterns with *")
-    create.add_argument("--expires-in", type=_parse_duration, help="e.g. 90d, 12h (default: never)")
+    create.add_argument("--scopes", default="runs:read,runs:write",
+                        help=f"comma-separated subset of {', '.join(SCOPES)} (default: %(default)s)")
+    create.add_argument("--projects", default="*",
+                        help="comma-separated project ids or patterns with * (default: %(default)s, every project)")
+    create.add_argument("--expires-in", type=_parse_duration, help="e.g. 90d, 12h, 30m (default: never expires)")
     create.set_defaults(handler=_create)
     listing = actions.add_parser("list", help="list tokens (never their secrets)")
     listing.add_argument("--json", action="store_true")

@@ -8,9 +8,8 @@ from typing import Any
 from smvm.decision import rules
 from smvm.decision.deliverables import deliverables, risk_assessment
 from smvm.formatting import money
+from smvm.gate import RECOMMENDATION_GATE
 
-# TODO(issue 14): one gate mapping for every surface; the contract lets GO and PIVOT progress.
-_GATE = {"GO": "proceed", "PIVOT": "proceed", "KILL": "reject"}
 _LEVERS = {"price", "cac", "churn", "product_advantage", "opex", "wtp_level", "expansion", "gross_margin"}
 #: A PIVOT asks for evidence when at least this share of worlds owes its class to unconfirmed benchmarks.
 NEEDS_EVIDENCE_SHARE = 0.10
@@ -327,7 +326,7 @@ def analyse_decision(request: dict[str, Any], validation: dict[str, Any], market
         "verdict_probabilities": {k: round(v, 4) for k, v in probs.items()},
         "borderline": bool(worlds["borderline"]),
         "runner_up": worlds["runner_up"],
-        "gate_decision": _GATE[verdict],
+        "gate_decision": RECOMMENDATION_GATE[verdict],
         "why": _why(verdict, worlds, facts, suggestion, asks),
         "what_would_change_it": _what_would_change_it(worlds),
         "needs_evidence": asks,

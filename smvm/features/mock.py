@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from smvm.gate import RECOMMENDATION_GATE
 from smvm.pipeline.stages import STAGES, StageContext, load_bundle
 from smvm.reports.services import build_validation_summary
 
@@ -59,7 +60,7 @@ def _decision(ctx: StageContext) -> dict[str, Any]:
     ]
     decision = {
         "run_id": ctx.run["run_id"], "project_id": ctx.run["project_id"],
-        "recommendation": "PIVOT", "gate_decision": "hold", "confidence": 0.5, "score": 60.0, "borderline": False,
+        "recommendation": "PIVOT", "gate_decision": RECOMMENDATION_GATE["PIVOT"], "confidence": 0.5, "score": 60.0, "borderline": False,
         "critical_success_factors": ["Mock mode: run a live validation before deciding"],
         "key_factors": factors,
         "dimensions": [{"name": f["factor"], "score": f["score"] * 100, "weight": 1 / 3, "evidence": f["evidence"]}
@@ -85,7 +86,7 @@ def _reports(ctx: StageContext) -> dict[str, Any]:
         # The real summary builder reads simulation details the mock result does not carry; keep its core shape.
         summary = {"run_id": ctx.run["run_id"], "validation_id": ctx.run["validation_id"],
                    "project_id": ctx.run["project_id"], "recommendation": "PIVOT", "confidence": 0.5, "score": 60.0,
-                   "gate_decision": "hold", "artifacts": dict(ctx.artifacts)}
+                   "gate_decision": RECOMMENDATION_GATE["PIVOT"], "artifacts": dict(ctx.artifacts)}
     _write(ctx, "validation_summary.json", {**summary, "notice": _NOTICE})
     return {"reports": ["reports/validation_report.md", "reports/analysis_report.pdf", "validation_summary.json"], **MODE}
 

@@ -10,6 +10,7 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, validate, validates, validates_schema
 
 from smvm.market.priors import INPUT_NAMES, physical_range
+from smvm.schema_docs import documented
 
 MAX_COMPETITORS = 50
 MAX_SURVEY_ANSWERS = 1000
@@ -179,6 +180,9 @@ class EvidenceSchema(Schema):
     traction = fields.Nested(TractionSchema)
     priors = fields.Dict(keys=fields.String(), values=fields.Nested(PriorOverrideSchema))
 
+    @documented("Keys are simulation inputs: " + ", ".join(INPUT_NAMES) + "; each override's low, likely and high "
+                "lie within that input's physical range (churn in [0, 1), gross margin at most 1, prices above 0).",
+                propertyNames={"enum": list(INPUT_NAMES)})
     @validates("priors")
     def _known_inputs_in_range(self, value: dict[str, Any], **_: Any) -> None:
         unknown = sorted(set(value) - set(INPUT_NAMES))

@@ -11,6 +11,7 @@ from marshmallow import Schema, ValidationError, fields, post_load, validate, va
 from smvm.ids import SAFE_ID, SAFE_PROJECT_ID
 from smvm.intake.evidence import EvidenceSchema, FinancialsSchema, RetentionSchema, TeamSchema, TechnologySchema
 from smvm.market.priors import DOMAINS
+from smvm.schema_docs import documented
 
 #: The largest market a request may state, in USD a year. Global IT spending, every product together, is about
 #: $5T a year; no single product's market reaches $3T, so a larger figure is a unit error (cents, or a stock
@@ -27,6 +28,9 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u2028\u2029]")
 _MARKUP = re.compile(r"<\s*/?\s*[a-zA-Z!][^>]*>")
 
 
+@documented("Plain text: not blank (empty, or at least one character that is not white space), no control characters "
+            "(other than tab and line breaks) and no HTML or XML markup.",
+            pattern=f"^(?:$|(?=[\\s\\S]*\\S))(?![\\s\\S]*{_MARKUP.pattern})(?![\\s\\S]*{_CONTROL.pattern})")
 def _plain_text(value: str) -> None:
     """Free text goes into reports and callbacks verbatim, so refuse control characters and markup."""
     if value and not value.strip():
@@ -49,6 +53,7 @@ def Money(**kwargs: Any) -> fields.Float:  # noqa: N802 - reads as a field type
         error="Must be greater than 0 and at most {max:.0e} USD a year (see MAX_MARKET)."), **kwargs)
 
 
+@documented("Must not contain '..' or a newline.", pattern=r"^(?![\s\S]*(?:\.\.|\n))")
 def _path_safe(value: str) -> None:
     # The regex ends in "$", which Python lets match before a final newline; refuse that explicitly.
     if ".." in value or "\n" in value:
@@ -82,6 +87,8 @@ class ConfigurationSchema(Schema):
         self.max_iterations = max_iterations
 
     @validates_schema
+    @documented("At most SMVM_MAX_ITERATIONS, this deployment's cap.", field="simulation_iterations",
+                maximum=lambda settings: getattr(settings, "max_iterations", 1_000_000))
     def _iterations_within_cap(self, data: dict[str, Any], **_: Any) -> None:
         if data.get("simulation_iterations", 0) > self.max_iterations:
             raise ValidationError(

@@ -19,8 +19,8 @@ from smvm.intake.schemas import (
     TractionBuildProjectSchema,
 )
 from smvm.privacy.services import scrub_request
+from smvm.webhooks import policy
 from smvm.webhooks.errors import DestinationRejectedError
-from smvm.webhooks.policy import check_destination
 
 GATE_MIN_TAM = 1_000_000  # the seed's T0+3 gate: "Market Size: >= $1M TAM validation"
 _VAGUE_WORDS = {"thing", "stuff", "something", "app", "platform", "idea", "etc", "whatever", "tbd", "todo"}
@@ -65,7 +65,20 @@ def parse_request(body: Any, *, max_iterations: int = 1_000_000) -> dict[str, An
     errors = _market_size_errors(request["idea"], prefix="business_idea" if "business_idea" in body else "idea")
     if errors:
         raise RequestValidationError("Market sizes are inconsistent.", details=errors)
-    return scrub_request(request)  # PII never gets past intake: not into rows, events, artifacts or logs
+    # PII never gets past intake: not into rows, events, artifacts or logs.
+    return _storable(scrub_request(request))
+
+
+def _storable(value: Any) -> Any:
+    """NUL becomes U+FFFD: PostgreSQL text cannot hold it, and fields with no plain-text rule may carry it (the
+    plain-text ones refuse it, as the OpenAPI document says)."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd") if "\x00" in value else value
+    if isinstance(value, list):
+        return [_storable(item) for item in value]
+    if isinstance(value, dict):
+        return {_storable(key): _storable(item) for key, item in value.items()}
+    return value
 
 
 def _flatten(messages: Any, prefix: str = "") -> dict[str, list[str]]:
@@ -84,6 +97,11 @@ def _flatten(messages: Any, prefix: str = "") -> dict[str, list[str]]:
     else:
         flat[prefix or "_schema"] = [str(messages)]
     return flat
+
+
+#: The market-size rule intake applies after the schema (stated in the OpenAPI document, api/openapi.py).
+MARKET_SIZE_RULE = ("Market sizes must be consistent: estimated_sam at most estimated_tam, estimated_som at most "
+                    "estimated_sam (and at most estimated_tam); otherwise 400.")
 
 
 def _market_size_errors(idea: dict[str, Any], prefix: str) -> dict[str, list[str]]:
@@ -202,7 +220,8 @@ def validate_idea(request: dict[str, Any]) -> dict[str, Any]:
 
 
 def check_callback_url(request: dict[str, Any], settings: Settings) -> None:
-    """Apply the SSRF policy to the callback URL at submission (delivery checks it again at send time).
+    """Apply the SSRF policy's offline checks to the callback URL at submission: scheme, credentials, port and any
+    address written in the URL. Names are resolved and checked at delivery, so intake never waits on DNS.
 
     :raises RequestValidationError: naming the callback field and the rule it broke.
     """
@@ -211,6 +230,6 @@ def check_callback_url(request: dict[str, Any], settings: Settings) -> None:
         return
     field = "metadata.callback_url" if request["metadata"]["request_shape"] == "canonical" else "callback_url"
     try:
-        check_destination(url, settings)
+        policy.check_callback_url(url, settings)
     except DestinationRejectedError as exc:
         raise RequestValidationError("callback_url is not an allowed destination.", details={field: [exc.message]}) from exc

@@ -103,8 +103,27 @@ def _market_simulation(ctx: StageContext) -> dict[str, Any]:
     ctx.write_json("outputs/simulation.config.json", config)
     result = run_simulation(config, progress=ctx.progress)
     ctx.write_json("outputs/simulation.result.json", result)
-    return {"paths": result["paths"]["used"], "p_npv_positive": result["metrics"]["p_npv_positive"],
-            "recommendation": result["verdict"]["verdict"]}
+    return simulation_summary(result, requested=configuration["simulation_iterations"])
+
+
+def simulation_summary(result: dict[str, Any], *, requested: int) -> dict[str, Any]:
+    """The market simulation's stage summary (``/status``, callbacks): paths simulated and the headline metrics.
+
+    The result keeps its metrics under ``metrics`` and its path counts under ``paths`` (``requested``/``used``);
+    a flat result (the mock simulation's) is read as is.
+    """
+    metrics = result.get("metrics") if isinstance(result.get("metrics"), dict) else {}
+    paths = result.get("paths")
+    used = paths.get("used", requested) if isinstance(paths, dict) else paths if isinstance(paths, int) else requested
+    summary = {"paths": used, "paths_requested": requested}
+    for key in ("p_npv_positive", "npv_p50"):
+        value = metrics.get(key, result.get(key))
+        if isinstance(value, int | float):
+            summary[key] = value
+    verdict = result.get("verdict")
+    if isinstance(verdict, dict) and verdict.get("verdict"):
+        summary["verdict"] = verdict["verdict"]
+    return summary
 
 
 def _decision_analysis(ctx: StageContext) -> dict[str, Any]:

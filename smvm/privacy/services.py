@@ -177,6 +177,15 @@ def erase_submitter(db: Database, settings: Settings, submitter: str, *, request
     return _erase(db, settings, "submitter", digest, "submitter_hash = %s", digest, requested_by)
 
 
+def count_runs(db: Database, *, project_id: str | None = None, submitter: str | None = None) -> int:
+    """How many runs an erasure of ``project_id`` or ``submitter`` would delete (what ``smvm erase`` asks about)."""
+    where, value = ("project_id = %s", project_id) if project_id is not None else (
+        "submitter_hash = %s", hash_submitter(submitter or ""))
+    with db.transaction() as cur:
+        cur.execute(f"SELECT count(*) AS n FROM runs WHERE {where}", (value,))
+        return int(cur.fetchone()["n"])
+
+
 def _erase(db: Database, settings: Settings, scope: str, subject: str, where: str, value: str,
            requested_by: str) -> dict[str, Any]:
     with db.transaction() as cur:

@@ -11,6 +11,16 @@ from smvm.intake.schemas import SAFE_PROJECT_ID, Text
 from smvm.runs.models import RUN_STATUSES
 
 
+class StrictBoolean(fields.Boolean):
+    """JSON ``true`` or ``false`` only: marshmallow's Boolean also takes 1, "yes", "on"..., which the document's
+    ``boolean`` does not allow (and ``0 in {False}`` is true in Python, so truthy/falsy sets cannot say it)."""
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> bool:
+        if not isinstance(value, bool):
+            raise self.make_error("invalid", input=value)
+        return value
+
+
 class CompleteSchema(Schema):
     """T0+30: what the client sends when it considers validation complete (all optional)."""
 
@@ -22,7 +32,7 @@ class CompleteSchema(Schema):
         load_default=dict,
         validate=validate.Length(max=50),
     )
-    deliverables_accepted = fields.Boolean(load_default=None, allow_none=True)
+    deliverables_accepted = StrictBoolean(load_default=None, allow_none=True)
 
 
 class FinalizeSchema(Schema):
@@ -48,11 +58,20 @@ class ListQuerySchema(Schema):
 
     @post_load
     def _utc(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
-        # PostgreSQL refuses zone offsets past ±15:59 that ISO 8601 allows, so compare in UTC.
         for key in ("created_after", "created_before"):
-            if data[key] is not None:
-                data[key] = data[key].astimezone(dt.UTC)
+            data[key] = utc(data[key])
         return data
+
+
+def utc(value: dt.datetime | None) -> dt.datetime | None:
+    """A filter time in UTC: PostgreSQL refuses zone offsets past ±15:59 that ISO 8601 allows, and a time at the
+    edge of year 1 or 9999 may leave Python's range once moved to UTC (it then means "since/until forever")."""
+    if value is None:
+        return None
+    try:
+        return value.astimezone(dt.UTC)
+    except OverflowError:
+        return (dt.datetime.min if value.year < 5000 else dt.datetime.max).replace(tzinfo=dt.UTC)
 
 
 # -- Response documents (for the OpenAPI document; the views build these bodies) -------------------------------
@@ -171,3 +190,40 @@ class RunListSchema(OpenSchema):
     total = fields.Integer(required=True)
     limit = fields.Integer(required=True)
     offset = fields.Integer(required=True)
+
+
+class CheckSchema(OpenSchema):
+    healthy = fields.Boolean(required=True)
+    checked_at = fields.String(required=True)
+    evidence = fields.Dict(required=True)
+
+
+class HealthSchema(OpenSchema):
+    """``GET /api/v1/integration/health``: the integration contract's check_integration_health, with evidence."""
+
+    healthy = fields.Boolean(required=True)
+    timestamp = fields.String(required=True)
+    api_connectivity = fields.Boolean(required=True)
+    webhook_delivery = fields.Boolean(required=True)
+    data_sync = fields.Boolean(required=True)
+    checks = fields.Dict(keys=fields.String(), values=fields.Nested(CheckSchema), required=True)
+    flags = fields.Dict(required=True)
+
+
+class WindowSchema(OpenSchema):
+    window = fields.String(required=True)
+    starts_at = fields.String(required=True)
+    ends_at = fields.String(required=True)
+    in_progress = fields.Boolean(required=True)
+
+
+class MaintenanceWindowsSchema(OpenSchema):
+    timezone = fields.String(required=True)
+    in_maintenance = fields.Boolean(required=True)
+    windows = fields.List(fields.Nested(WindowSchema), required=True)
+    configured = fields.List(fields.String(), required=True)
+
+
+class ReadinessSchema(OpenSchema):
+    ok = fields.List(fields.String(), required=True)
+    failing = fields.Dict(keys=fields.String(), values=fields.String(), required=True)

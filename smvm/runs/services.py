@@ -46,6 +46,20 @@ def isoformat(value: dt.datetime | None) -> str | None:
     return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
 
 
+_ACTIONS = {models.FINALIZED: "finalized", models.CANCELLED: "cancelled", models.COMPLETED: "marked complete",
+            models.INCOMPLETE: "marked complete"}
+
+
+def _refusal(status: str, target: str) -> str:
+    """Why a client transition is refused, in the client's terms ("The run is already finalized.")."""
+    action = _ACTIONS.get(target, target.lower())
+    if status == target and not models.RUN_TRANSITIONS.get(status):
+        return f"The run is already {action}."
+    if not models.RUN_TRANSITIONS.get(status):
+        return f"The run is already {status.lower()}; it can no longer be {action}."
+    return f"The run is {status}; it cannot be {action} now."
+
+
 def estimate_seconds(configuration: dict[str, Any]) -> float:
     """A deliberately pessimistic wall-time estimate: queueing plus simulation work that grows with paths."""
     return 10.0 + configuration["simulation_iterations"] / 50_000
@@ -554,7 +568,7 @@ class RunStore:
                 raise RunNotFoundError(f"no validation run {run_id!r}", details={"id": run_id})
             if not models.can_transition(run["status"], target):
                 raise InvalidTransitionError(
-                    f"cannot move run from {run['status']} to {target}",
+                    _refusal(run["status"], target),
                     run_id=run_id,
                     details={"status": run["status"], "requested": target},
                 )
@@ -606,7 +620,7 @@ class RunStore:
     @staticmethod
     def _refuse(run: dict[str, Any], action: str) -> None:
         raise InvalidTransitionError(
-            f"cannot {action} a run that is {run['status']}", run_id=run["run_id"],
+            _refusal(run["status"], models.COMPLETED), run_id=run["run_id"],
             details={"status": run["status"], "requested": action},
         )
 

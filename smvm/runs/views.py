@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from smvm import gate
 from smvm.artifacts import PUBLIC_ARTIFACTS, RunDirectory
 from smvm.errors import ArtifactNotFoundError
 from smvm.pipeline.stages import STAGE_NAMES
@@ -68,9 +69,20 @@ def _read_optional(run_dir: RunDirectory, path: str) -> Any:
 def results_view(
     run: dict[str, Any], stages: list[dict[str, Any]], run_dir: RunDirectory, artifacts: dict[str, str], base_url: str
 ) -> dict[str, Any]:
-    """Everything produced so far; ``partial`` when the pipeline did not finish (INCOMPLETE, FAILED, CANCELLED)."""
+    """Everything produced so far; ``partial`` when the pipeline did not finish (INCOMPLETE, FAILED, CANCELLED).
+
+    ``gate_decision`` is the run's gate (:mod:`smvm.gate`), also stamped on the decision and the summary: an
+    artifact written before the run stopped says what its verdict meant then, not what the gate says now.
+
+    :param base_url: ``SMVM_PUBLIC_BASE_URL``, the one base of every URL SMVM hands out.
+    """
     decision = _read_optional(run_dir, "outputs/decision.output.json")
+    summary = _read_optional(run_dir, "validation_summary.json")
     finished = run["status"] in (models.COMPLETED, models.FINALIZED)
+    decided = gate.gate_decision(run["status"], (decision or {}).get("recommendation") or run["recommendation"])
+    for document in (decision, summary):
+        if isinstance(document, dict) and "gate_decision" in document:
+            document["gate_decision"] = decided
     return {
         "run_id": run["run_id"],
         "validation_id": run["validation_id"],
@@ -78,16 +90,17 @@ def results_view(
         "status": run["status"],
         "partial": not finished,
         "progress": progress(stages),
+        "gate_decision": decided,
         "validation_results": run["validation"],
         "decision": decision,
-        "summary": _read_optional(run_dir, "validation_summary.json"),
+        "summary": summary,
         "completion": run["completion"],
         "finalization": run["finalization"],
         "artifacts": {
             _ARTIFACT_NAMES.get(path, path): {
                 "path": path,
                 "sha256": sha,
-                "url": f"{base_url.rstrip('/')}/api/v1/validation/{run['run_id']}/artifacts/{_ARTIFACT_NAMES.get(path, path)}",
+                "url": artifact_url(base_url, run["run_id"], _ARTIFACT_NAMES.get(path, path)),
             }
             for path, sha in artifacts.items()
         },
@@ -95,11 +108,15 @@ def results_view(
     }
 
 
+def artifact_url(base_url: str, run_id: str, name: str) -> str:
+    return f"{base_url.rstrip('/')}/api/v1/validation/{run_id}/artifacts/{name}"
+
+
 def gate_view(run: dict[str, Any], decision: dict[str, Any] | None) -> dict[str, Any]:
     """The T0+3 CrewController gate, in SMVM's and TractionBuild's field names.
 
-    GO and PIVOT may progress (PIVOT with its critical success factors as requirements); KILL, FAILED and
-    anything still running are blocked.
+    ``gate_decision`` comes from :func:`smvm.gate.gate_decision`: GO and PIVOT proceed (PIVOT with its critical
+    success factors as requirements), KILL, FAILED and CANCELLED reject, anything still running or INCOMPLETE holds.
     """
     status = run["status"]
     base: dict[str, Any] = {
@@ -108,20 +125,21 @@ def gate_view(run: dict[str, Any], decision: dict[str, Any] | None) -> dict[str,
         "status": status,
         "estimated_completion": isoformat(run["estimated_completion"]),
     }
+    recommendation = decision["recommendation"] if decision is not None else None
+    decided = gate.gate_decision(status, recommendation)
     if status in (models.COMPLETED, models.FINALIZED) and decision is not None:
-        recommendation = decision["recommendation"]
-        can_progress = recommendation in ("GO", "PIVOT")
+        passed = gate.can_progress(decided)
         return {
             **base,
-            "can_progress": can_progress,
-            "passed": can_progress,
+            "can_progress": passed,
+            "passed": passed,
             "recommendation": recommendation,
             "go_recommendation": GO_WORDS[recommendation],
             "confidence": decision["confidence"],
             "confidence_score": decision["confidence"],
             "requirements": decision.get("critical_success_factors", []) if recommendation != "GO" else [],
-            "block_reason": "SMVM validation decision" if recommendation == "KILL" else None,
-            "gate_decision": {"GO": "proceed", "PIVOT": "proceed", "KILL": "reject"}[recommendation],
+            "block_reason": None if passed else "SMVM validation decision",
+            "gate_decision": decided,
             "key_factors": decision.get("key_factors", []),
             "next_steps": decision.get("next_steps", []),
             "critical_success_factors": decision.get("critical_success_factors", []),
@@ -132,6 +150,8 @@ def gate_view(run: dict[str, Any], decision: dict[str, Any] | None) -> dict[str,
         reason, error = "SMVM validation cancelled", run["error"]
     elif status == models.INCOMPLETE:
         reason, error = "SMVM validation timed out before a decision", None
+    elif status == models.FINALIZED:
+        reason, error = "SMVM validation was finalized without a decision", None
     else:
         reason, error = "SMVM validation in progress", None
     return {
@@ -144,7 +164,7 @@ def gate_view(run: dict[str, Any], decision: dict[str, Any] | None) -> dict[str,
         "confidence_score": None,
         "requirements": [],
         "block_reason": reason,
-        "gate_decision": "reject" if status in (models.FAILED, models.CANCELLED) else "hold",
+        "gate_decision": decided,
         "key_factors": [],
         "next_steps": [],
         "error_details": error,

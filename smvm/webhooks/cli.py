@@ -1,4 +1,4 @@
-"""``smvm dlq list | show | replay | purge``: the dead-letter store from the command line."""
+"""``smvm dlq list | held | show | replay | purge``: dead letters and held deliveries from the command line."""
 
 from __future__ import annotations
 
@@ -35,15 +35,41 @@ def _print(value: Any) -> None:
     print(json.dumps(value, indent=2, default=str))
 
 
+def _age(seconds: float) -> str:
+    minutes = int(seconds // 60)
+    return f"{minutes // 60}h {minutes % 60:02d}m" if minutes >= 60 else f"{minutes}m {int(seconds % 60):02d}s"
+
+
+def _print_held(groups: list[dict[str, Any]], settings: Settings) -> None:
+    held = sum(group["count"] for group in groups)
+    print(f"{held} held (not delivered, not dead; dead letters after {settings.webhook_max_hold_hours:g} h)"
+          + (":" if groups else ""))
+    for group in groups:
+        print(f"  {group['destination']:<40} {group['reason']:<13} {group['count']:>6}  oldest {_age(group['oldest_age_seconds'])}")
+
+
 def _cmd_list(args: argparse.Namespace, settings: Settings) -> int:
-    rows, total = _service(settings).list_dead(limit=args.limit, **_filters(args))
+    service = _service(settings)
+    rows, total = service.list_dead(limit=args.limit, **_filters(args))
+    groups = service.held()
     if args.json:
-        _print({"total": total, "items": rows})
+        _print({"total": total, "items": rows, "held": groups})
         return 0
     for row in rows:
         print(f"{row['id']:>8}  {row['webhook_id']}  {row['run_id'] or '-'}  {row['event_type']}  "
               f"attempts={row['attempts']} last={row['last_status'] or row['last_error']}  dead_at={row['dead_at']}")
     print(f"{total} dead letter(s)")
+    # A delivery waiting behind an open breaker or a 410 is not dead yet, and on-call must still see it.
+    _print_held(groups, settings)
+    return 0
+
+
+def _cmd_held(args: argparse.Namespace, settings: Settings) -> int:
+    groups = _service(settings).held(destination=args.destination)
+    if args.json:
+        _print({"max_hold_hours": settings.webhook_max_hold_hours, "groups": groups})
+        return 0
+    _print_held(groups, settings)
     return 0
 
 
@@ -82,7 +108,7 @@ def _add_filters(parser: argparse.ArgumentParser, *, ids: bool = True) -> None:
 
 def register(subparsers: Any) -> None:
     """Add the ``dlq`` command group to the ``smvm`` parser."""
-    dlq = subparsers.add_parser("dlq", help="dead-lettered callbacks: list, show, replay, purge")
+    dlq = subparsers.add_parser("dlq", help="callbacks that have not arrived: list, held, show, replay, purge")
     commands = dlq.add_subparsers(dest="dlq_command", required=True)
 
     listing = commands.add_parser("list", help="dead letters, newest first")
@@ -90,6 +116,11 @@ def register(subparsers: Any) -> None:
     listing.add_argument("--limit", type=int, default=100)
     listing.add_argument("--json", action="store_true")
     listing.set_defaults(handler=_cmd_list)
+
+    held = commands.add_parser("held", help="deliveries not delivered and not dead yet, per destination and reason")
+    held.add_argument("--destination", help="only this host:port")
+    held.add_argument("--json", action="store_true")
+    held.set_defaults(handler=_cmd_held)
 
     show = commands.add_parser("show", help="one delivery by id or webhook-id, with its attempts")
     show.add_argument("delivery")

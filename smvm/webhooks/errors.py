@@ -12,6 +12,11 @@ class DestinationRejectedError(SmvmError):
     code = "CALLBACK_URL_REJECTED"
 
 
+class DestinationUnresolvedError(DestinationRejectedError):
+    """The callback host did not resolve when a delivery was attempted: DNS may be down for a while, so the delivery
+    is retried on its schedule like a failed request, not dead-lettered at once."""
+
+
 class DeliveryNotFoundError(SmvmError):
     status = 404
     code = "DELIVERY_NOT_FOUND"

@@ -13,6 +13,20 @@ DEAD = "DEAD"
 DISABLED = "DISABLED"
 DELIVERY_STATUSES = (PENDING, SENDING, DELIVERED, DEAD, DISABLED)
 
+#: Why a delivery that is neither delivered nor dead is waiting ("held"): the column ``hold_reason``, except that a
+#: DISABLED row reads as ``disabled`` and a row never attempted as ``queued``.
+QUEUED = "queued"
+RETRYING = "retrying"
+THROTTLED = "throttled"
+BREAKER_OPEN = "breaker_open"
+DESTINATION_DISABLED = "disabled"
+HOLD_REASONS = (QUEUED, RETRYING, THROTTLED, BREAKER_OPEN, DESTINATION_DISABLED)
+HOLD_WORDS = ("queued: not attempted yet (a backlog, or lost messages the due-poller re-publishes); retrying: an "
+              "attempt failed and a retry is scheduled; throttled: the receiver answered 429/503 with Retry-After; "
+              "breaker_open: the destination's circuit breaker is open; disabled: the destination answered 410 Gone")
+#: A transition's reason (``Transition.reason``) -> the hold reason it leaves a PENDING row with.
+HOLD_FOR_TRANSITION = {"retry scheduled": RETRYING, "deferred by Retry-After": THROTTLED}
+
 UPDATE = "update"
 ALERT = "alert"
 SYNC = "sync"

@@ -6,8 +6,9 @@ import datetime as dt
 import json
 from typing import Any
 
+from smvm import gate
 from smvm.pipeline.stages import STAGE_NAMES
-from smvm.runs.models import CALLBACK_STATUS, COMPLETED, FINALIZED
+from smvm.runs.models import ACTIVE_STATUSES, CALLBACK_STATUS, COMPLETED, FINALIZED
 
 PAYLOAD_VERSION = "1"
 
@@ -91,11 +92,17 @@ def build_update_v1(
         "estimated_completion": _iso(run.get("estimated_completion")),
         "timestamp": event["at"],
     }
+    if run["status"] not in ACTIVE_STATUSES:
+        # Once the run stopped, every update says what GET /gate answers from now on (smvm.gate).
+        payload["gate_decision"] = gate.gate_decision(run["status"], run.get("recommendation"))
     if event["kind"] == "DECISION_READY":
         decision = decision or {}
         data = event.get("data") or {}
+        recommendation = decision.get("recommendation", data.get("recommendation"))
         payload["decision"] = {
-            "recommendation": decision.get("recommendation", data.get("recommendation")),
+            "recommendation": recommendation,
+            # What the verdict means for the gate; GET /gate opens once the reports are written and the run completes.
+            "gate_decision": gate.RECOMMENDATION_GATE.get(recommendation or "", gate.HOLD),
             "confidence": decision.get("confidence", data.get("confidence")),
             "score": decision.get("score", data.get("score")),
             "critical_success_factors": decision.get("critical_success_factors", []),

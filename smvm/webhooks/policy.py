@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
+import re
 import socket
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
 from smvm.config import Settings
-from smvm.webhooks.errors import DestinationRejectedError
+from smvm.webhooks.errors import DestinationRejectedError, DestinationUnresolvedError
 
 Resolver = Callable[[str, int], list[str]]
 
@@ -53,15 +54,8 @@ def address_allowed(address: str) -> bool:
     )
 
 
-def check_destination(
-    url: str, settings: Settings, resolver: Resolver = _resolve, *, trusted: bool = False
-) -> Destination:
-    """Validate ``url`` at registration and again at send time.
-
-    ``trusted`` is for operator-configured URLs (the TractionBuild base URL), which may be internal addresses.
-
-    :raises DestinationRejectedError: naming the rule it broke.
-    """
+def _parse(url: str, settings: Settings) -> tuple[str, str, int, str]:
+    """Scheme, host, port and path of ``url``, or the rule it breaks; no network involved."""
     parts = urlsplit(url)
     allowed_schemes = ("https", "http") if settings.callback_allow_http else ("https",)
     if parts.scheme not in allowed_schemes:
@@ -75,12 +69,64 @@ def check_destination(
         port = parts.port or (443 if parts.scheme == "https" else 80)
     except ValueError as exc:
         raise DestinationRejectedError("callback URL has an invalid port", details={"url": url}) from exc
+    path = parts.path or "/"
+    if parts.query:
+        path = f"{path}?{parts.query}"
+    return parts.scheme, host, port, path
+
+
+def _literal_address(host: str) -> str | None:
+    try:
+        return str(ipaddress.ip_address(host.strip("[]").split("%", 1)[0]))
+    except ValueError:
+        return None
+
+
+def check_callback_url(url: str, settings: Settings) -> None:
+    """What can be known about ``url`` without the network, for intake: scheme, credentials, host, port, and an
+    address written in the URL itself (``https://10.0.0.5/``, ``https://localhost/``).
+
+    A name is resolved only at delivery (:func:`check_destination`), where the address connected to is the one
+    checked: intake must not depend on DNS, and a check at intake could not stop a name that changes later.
+
+    :raises DestinationRejectedError: naming the rule it broke.
+    """
+    _, host, _, _ = _parse(url, settings)
+    if host in settings.callback_allowed_hosts:
+        return
+    name = host.rstrip(".")  # "localhost." is the same name, fully qualified
+    # RFC 6761 special-use names answer without a lookup: "localhost" is always loopback, "invalid" never resolves.
+    if name == "localhost" or name.endswith(".localhost"):
+        raise DestinationRejectedError(f"callback host {host!r} is a loopback name", details={"url": url})
+    if name == "invalid" or name.endswith(".invalid"):
+        raise DestinationRejectedError(f"callback host {host!r} does not resolve", details={"url": url})
+    address = _literal_address(host)
+    if address is not None and not address_allowed(address):
+        raise DestinationRejectedError(
+            f"callback host {host!r} is a non-public address", details={"url": url, "address": address}
+        )
+
+
+def check_destination(
+    url: str, settings: Settings, resolver: Resolver = _resolve, *, trusted: bool = False
+) -> Destination:
+    """Validate ``url`` at send time: the checks of :func:`check_callback_url`, then resolve its host once and
+    check every address (the first is the one connected to, which defeats DNS rebinding).
+
+    ``trusted`` is for operator-configured URLs (the TractionBuild base URL), which may be internal addresses.
+
+    :raises DestinationUnresolvedError: the host does not resolve (now: a later attempt may succeed).
+    :raises DestinationRejectedError: naming the rule it broke.
+    """
+    scheme, host, port, path = _parse(url, settings)
+    if not trusted:
+        check_callback_url(url, settings)  # what needs no lookup: refused for good, whatever DNS says
     try:
         addresses = resolver(host, port)
     except OSError as exc:
-        raise DestinationRejectedError(f"callback host {host!r} does not resolve", details={"url": url}) from exc
+        raise DestinationUnresolvedError(f"callback host {host!r} does not resolve", details={"url": url}) from exc
     if not addresses:
-        raise DestinationRejectedError(f"callback host {host!r} does not resolve", details={"url": url})
+        raise DestinationUnresolvedError(f"callback host {host!r} does not resolve", details={"url": url})
     if not trusted and host not in settings.callback_allowed_hosts:
         # Every address must pass: a name that also resolves to an internal address is refused outright.
         blocked = [address for address in addresses if not address_allowed(address)]
@@ -88,7 +134,29 @@ def check_destination(
             raise DestinationRejectedError(
                 f"callback host {host!r} resolves to a non-public address", details={"url": url, "address": blocked[0]}
             )
-    path = parts.path or "/"
-    if parts.query:
-        path = f"{path}?{parts.query}"
-    return Destination(url=url, scheme=parts.scheme, host=host, port=port, address=addresses[0], path=path)
+    return Destination(url=url, scheme=scheme, host=host, port=port, address=addresses[0], path=path)
+
+
+def callback_url_pattern(settings: Settings) -> tuple[str, str]:
+    """What :func:`check_callback_url` accepts, as a JSON Schema pattern and in words, for the OpenAPI document.
+
+    The pattern leaves out literal addresses, private or not (a public one is accepted, as the words say), so a
+    client generating URLs from the document never sends one intake refuses.
+    """
+    schemes = "[Hh][Tt][Tt][Pp][Ss]?" if settings.callback_allow_http else "[Hh][Tt][Tt][Pp][Ss]"
+    end = r"(?:[:/?#]|$)"
+    refused = (
+        r"[^/?#]*@"  # credentials
+        r"|\["  # IPv6 literal
+        r"|[0-9.]+" + end +  # IPv4 literal
+        r"|(?:[^/?#:]*\.)?(?:localhost|invalid)\.?" + end +  # RFC 6761 names
+        r"|[^/?#]*:(?:[0-9]{6,}|6553[6-9]|655[4-9][0-9]|65[6-9][0-9]{2}|6[6-9][0-9]{3}|[7-9][0-9]{4})" + end  # port
+    )
+    allowed = "|".join(re.escape(host) for host in settings.callback_allowed_hosts)
+    host_rule = f"(?:(?=(?:{allowed}){end})|(?!{refused}))" if allowed else f"(?!{refused})"
+    words = ("Callbacks go to " + ("http:// or https://" if settings.callback_allow_http else "https://") +
+             " URLs without credentials; a literal address must be public (no loopback, private, link-local, metadata"
+             " or IPv4-mapped address), and localhost and .invalid names are refused"
+             + (f", except {', '.join(settings.callback_allowed_hosts)}" if allowed else "") +
+             ". The host's addresses are checked again when each callback is sent.")
+    return f"^{schemes}://{host_rule}", words

@@ -19,7 +19,7 @@ from smvm.errors import ArtifactNotFoundError
 from smvm.store.db import Database
 from smvm.webhooks import models, payloads, transport
 from smvm.webhooks.breaker import CircuitBreaker, Permit
-from smvm.webhooks.errors import DeliveryNotFoundError, DestinationRejectedError
+from smvm.webhooks.errors import DeliveryNotFoundError, DestinationRejectedError, DestinationUnresolvedError
 from smvm.webhooks.policy import Destination, check_destination
 from smvm.webhooks.signing import new_webhook_id, signed_headers
 
@@ -27,7 +27,8 @@ log = logging.getLogger(__name__)
 
 #: Publishes delivery ids to the callbacks queue (``countdown`` seconds from now); set by the Celery side, since
 #: smvm imports no Celery. Unset (the embedded CLI), deliveries wait for the due-poller.
-#: ``publisher(ids, countdown, routine=...)``: sends one delivery message per id.
+#: ``publisher(ids, countdown, routine=..., run_ids=...)``: sends one delivery message per id; ``run_ids`` (delivery
+#: id -> run id) lets the message's task id start with the run id, as the stages' do, for Flower's search.
 Publisher = Callable[..., None]
 _publisher: Publisher | None = None
 
@@ -48,15 +49,18 @@ def set_publisher(publisher: Publisher | None) -> None:
     _publisher = publisher
 
 
-def publish(ids: list[int], countdown: float | None = None, *, routine: bool = False) -> None:
+def publish(
+    ids: list[int], countdown: float | None = None, *, routine: bool = False, run_ids: dict[int, str | None] | None = None
+) -> None:
     """Hint the callbacks workers; never raises, because the due-poller is the durable path.
 
     :param routine: updates that may wait behind decisions and alerts on the callbacks queue (``URGENT_EVENTS``).
+    :param run_ids: each delivery's run, for task ids that start with it (Flower); see ``DeliveryService.publish``.
     """
     if not ids or _publisher is None:
         return
     try:
-        _publisher(ids, countdown, routine=routine)
+        _publisher(ids, countdown, routine=routine, run_ids=run_ids or {})
     except Exception:  # noqa: BLE001 - broker down: the row stays due and beat's poller sends it later
         log.warning("smvm.webhooks.publish_failed", extra={"deliveries": ids[:20]}, exc_info=True)
 
@@ -164,9 +168,11 @@ class Outbox:
             return None
         routine = event["kind"] not in URGENT_EVENTS
 
+        runs = {delivery_id: run["run_id"] for delivery_id in [*alert_ids, *updates]}
+
         def publish_created() -> None:
-            publish(alert_ids)
-            publish(updates, routine=routine)
+            publish(alert_ids, run_ids=runs)
+            publish(updates, routine=routine, run_ids=runs)
 
         return publish_created
 
@@ -181,6 +187,18 @@ class Outbox:
             return None
 
 
+#: A held row's reason, in SQL (see ``models.HOLD_REASONS``).
+HOLD_REASON_SQL = "(CASE WHEN status = 'DISABLED' THEN 'disabled' ELSE coalesce(hold_reason, 'queued') END)"
+
+
+def _hold_reason(transition: models.Transition) -> str | None:
+    if transition.status == models.DISABLED:
+        return models.DESTINATION_DISABLED
+    if transition.status == models.PENDING:
+        return models.HOLD_FOR_TRANSITION.get(transition.reason, models.RETRYING)
+    return None
+
+
 @dataclasses.dataclass(frozen=True)
 class AttemptResult:
     """What the task should do next: nothing, or publish again after ``retry_in`` seconds."""
@@ -189,6 +207,7 @@ class AttemptResult:
     outcome: str
     status: str | None = None
     retry_in: float | None = None
+    run_id: str | None = None
 
 
 class DeliveryService:
@@ -231,7 +250,8 @@ class DeliveryService:
             if cur.fetchone() is not None:
                 cur.execute(
                     "UPDATE deliveries SET status = 'DISABLED', claim_token = NULL, lease_until = NULL,"
-                    " last_error = 'destination disabled (410 Gone)', updated_at = now() WHERE id = %s",
+                    " hold_reason = 'disabled', last_error = 'destination disabled (410 Gone)', updated_at = now()"
+                    " WHERE id = %s",
                     (delivery_id,),
                 )
                 return None
@@ -247,6 +267,14 @@ class DeliveryService:
             return AttemptResult(delivery_id, "skipped")
         try:
             destination = self._check(row["url"], self.settings, **({"trusted": True} if row["kind"] == models.SYNC else {}))
+        except DestinationUnresolvedError as exc:
+            # DNS may be down for a while: a failed attempt like any other, retried on schedule and counted by
+            # the host's breaker, and dead only when the retries run out.
+            outcome = models.Outcome(error=exc.message)
+            self._record_breaker(destination_key(row["url"]), outcome, probe=False)
+            return self._finish(row, outcome, models.next_transition(
+                outcome, attempts=row["attempts"], deferrals=row["deferrals"],
+                delays=self.settings.webhook_retry_delays, now=self._clock()))
         except DestinationRejectedError as exc:
             # A URL that fails the SSRF policy will fail every time: dead at once, with the reason, for the DLQ.
             return self._finish(row, models.Outcome(error=exc.message), models.Transition(
@@ -287,9 +315,9 @@ class DeliveryService:
                 if self.breaker.record_success(host):
                     log.info("smvm.webhooks.breaker_closed", extra={"destination": host})
                     if self.settings.breaker_redrive_on_close:
-                        ids = self.replay(destination=host)
+                        ids = self.replay(destination=host, reenable=False)
                         log.info("smvm.webhooks.redriven", extra={"destination": host, "count": len(ids)})
-                        publish(ids)
+                        self.publish(ids)
         except Exception:  # noqa: BLE001 - losing one breaker update only shifts when it opens
             log.warning("smvm.webhooks.breaker_unavailable", extra={"destination": host}, exc_info=True)
 
@@ -299,10 +327,11 @@ class DeliveryService:
         with self.db.transaction() as cur:
             cur.execute(
                 "UPDATE deliveries SET status = 'PENDING', next_attempt_at = %s, claim_token = NULL,"
-                " lease_until = NULL, updated_at = now() WHERE id = %s AND claim_token = %s",
+                " lease_until = NULL, hold_reason = 'breaker_open', updated_at = now() WHERE id = %s AND claim_token = %s",
                 (when, row["id"], row["claim_token"]),
             )
-        return AttemptResult(row["id"], "breaker_open", models.PENDING, max((when - self._clock()).total_seconds(), 0.0))
+        return AttemptResult(row["id"], "breaker_open", models.PENDING, max((when - self._clock()).total_seconds(), 0.0),
+                             row["run_id"])
 
     def _finish(self, row: dict[str, Any], outcome: models.Outcome, transition: models.Transition) -> AttemptResult:
         now = self._clock()
@@ -311,12 +340,12 @@ class DeliveryService:
             cur.execute(
                 "UPDATE deliveries SET status = %s, attempts = %s, deferrals = %s, next_attempt_at = coalesce(%s,"
                 " next_attempt_at), claim_token = NULL, lease_until = NULL, last_attempt_at = %s, last_status = %s,"
-                " last_error = %s, response = %s, updated_at = now(),"
+                " last_error = %s, response = %s, updated_at = now(), hold_reason = %s,"
                 " delivered_at = CASE WHEN %s = 'DELIVERED' THEN %s ELSE delivered_at END,"
                 " dead_at = CASE WHEN %s = 'DEAD' THEN %s ELSE NULL END"
                 " WHERE id = %s AND claim_token = %s",
                 (status, transition.attempts, transition.deferrals, transition.next_attempt_at, now,
-                 outcome.status_code, outcome.error, (outcome.body or "")[:2000] or None,
+                 outcome.status_code, outcome.error, (outcome.body or "")[:2000] or None, _hold_reason(transition),
                  status, now, status, now, row["id"], row["claim_token"]),
             )
             if cur.rowcount != 1:
@@ -334,7 +363,7 @@ class DeliveryService:
                 )
                 cur.execute(
                     "UPDATE deliveries SET status = 'DISABLED', last_error = 'destination disabled (410 Gone)',"
-                    " updated_at = now() WHERE url = %s AND status = 'PENDING'",
+                    " hold_reason = 'disabled', updated_at = now() WHERE url = %s AND status = 'PENDING'",
                     (row["url"],),
                 )
             if status == models.DELIVERED and row["kind"] == models.SYNC and row["run_id"]:
@@ -350,7 +379,7 @@ class DeliveryService:
         retry_in = None
         if status == models.PENDING and transition.next_attempt_at is not None:
             retry_in = max((transition.next_attempt_at - now).total_seconds(), 0.0)
-        return AttemptResult(row["id"], transition.reason, status, retry_in)
+        return AttemptResult(row["id"], transition.reason, status, retry_in, row["run_id"])
 
     @staticmethod
     def _store_reference(cur: Any, row: dict[str, Any], outcome: models.Outcome) -> None:
@@ -363,6 +392,15 @@ class DeliveryService:
             " persisted_at = coalesce(persisted_at, now()), updated_at = now() WHERE run_id = %s",
             (str(reference) if reference is not None else None, row["run_id"]),
         )
+
+    def publish(self, ids: list[int], countdown: float | None = None, *, routine: bool = False) -> None:
+        """:func:`publish` for ids from a query (due, replayed, redriven), after looking up their runs."""
+        if not ids or _publisher is None:
+            return
+        with self.db.transaction() as cur:
+            cur.execute("SELECT id, run_id FROM deliveries WHERE id = ANY(%s)", (list(ids),))
+            run_ids = {row["id"]: row["run_id"] for row in cur.fetchall()}
+        publish(ids, countdown, routine=routine, run_ids=run_ids)
 
     # -- the durable path ----------------------------------------------------------------------------------
 
@@ -460,20 +498,28 @@ class DeliveryService:
         row.pop("claim_token", None)
         return row
 
-    def replay(self, **filters: Any) -> list[int]:
-        """Move matching dead letters back to PENDING with a fresh retry budget and the same webhook-id.
+    def replay(self, *, reenable: bool = True, **filters: Any) -> list[int]:
+        """Move matching dead letters back to PENDING with a fresh retry budget, a new hold clock and the same
+        webhook-id.
 
         Only DEAD rows change, so concurrent replays (an operator and the breaker's redrive) cannot double-send.
+
+        :param reenable: an operator's replay also re-enables the destinations of the replayed rows that had answered
+            410 Gone (replaying says they are back); the breaker's redrive does not.
         :returns: the ids to publish.
         """
         where, params = self._filters(**filters)
         with self.db.transaction() as cur:
             cur.execute(
                 "UPDATE deliveries SET status = 'PENDING', attempts = 0, deferrals = 0, replays = replays + 1,"
-                f" next_attempt_at = now(), dead_at = NULL, updated_at = now() WHERE {where} RETURNING id",
+                " next_attempt_at = now(), dead_at = NULL, hold_reason = NULL, held_since = now(), updated_at = now()"
+                f" WHERE {where} RETURNING id, url",
                 params,
             )
-            ids = [row["id"] for row in cur.fetchall()]
+            rows = cur.fetchall()
+            ids = [row["id"] for row in rows]
+            if reenable and rows:
+                cur.execute("DELETE FROM disabled_destinations WHERE url = ANY(%s)", (sorted({row["url"] for row in rows}),))
         if ids:
             log.info("smvm.webhooks.replayed", extra={"count": len(ids)})
         return ids
@@ -484,6 +530,45 @@ class DeliveryService:
         with self.db.transaction() as cur:
             cur.execute(f"DELETE FROM deliveries WHERE {where}", params)
             return cur.rowcount
+
+    # -- held deliveries -----------------------------------------------------------------------------------
+
+    def held(self, *, destination: str | None = None) -> list[dict[str, Any]]:
+        """Deliveries neither delivered nor dead, grouped by destination and reason (``models.HOLD_REASONS``),
+        oldest group first, each with its count and the age of its oldest row."""
+        clause, params = ("AND destination = %s", [destination]) if destination else ("", [])
+        with self.db.transaction() as cur:
+            cur.execute(
+                f"SELECT destination, {HOLD_REASON_SQL} AS reason, count(*) AS count, min(held_since) AS oldest,"
+                " extract(epoch FROM %s - min(held_since)) AS age FROM deliveries"
+                f" WHERE status IN ('PENDING', 'SENDING', 'DISABLED') {clause} GROUP BY 1, 2 ORDER BY oldest",
+                [self._clock(), *params],
+            )
+            return [{"destination": row["destination"], "reason": row["reason"], "count": row["count"],
+                     "oldest_created_at": row["oldest"], "oldest_age_seconds": round(max(float(row["age"]), 0.0), 3)}
+                    for row in cur.fetchall()]
+
+    def expire_held(self) -> list[int]:
+        """Dead-letter deliveries held longer than ``SMVM_WEBHOOK_MAX_HOLD_HOURS``, with that reason as last_error.
+
+        A delivery waiting behind a breaker that never closes, or for a destination that answered 410, would
+        otherwise wait for ever, unseen by the dead-letter alerts; in flight (SENDING) rows are left to finish.
+        :returns: the ids that became dead letters.
+        """
+        hours = self.settings.webhook_max_hold_hours
+        cutoff = self._clock() - dt.timedelta(hours=hours)
+        with self.db.transaction() as cur:
+            cur.execute(
+                "UPDATE deliveries SET status = 'DEAD', dead_at = now(), updated_at = now(), claim_token = NULL,"
+                " lease_until = NULL, last_error = %s || " + HOLD_REASON_SQL + " || coalesce(': ' || last_error, ''),"
+                " hold_reason = NULL WHERE status IN ('PENDING', 'DISABLED') AND held_since < %s RETURNING id, run_id",
+                (f"held for more than {hours:g} h, ", cutoff),
+            )
+            rows = cur.fetchall()
+        if rows:
+            log.error("smvm.webhooks.held_expired", extra={"count": len(rows), "max_hold_hours": hours,
+                                                          "deliveries": [row["id"] for row in rows][:20]})
+        return [row["id"] for row in rows]
 
     def counts(self) -> dict[str, int]:
         with self.db.transaction() as cur:

@@ -17,6 +17,7 @@ from smvm.config import Settings
 from smvm.runs.services import RunStore
 from smvm.store.db import Database
 from tests.integration import harness
+from workers.app import create_celery
 
 pytestmark = pytest.mark.integration
 
@@ -122,6 +123,7 @@ def settings_environ(settings: Settings) -> dict[str, str]:
             value = ",".join(str(item) for item in value)
         environ[f"SMVM_{name.upper()}"] = str(value)
     environ["PYTHONUNBUFFERED"] = "1"
+    environ["SMVM_ENV_FILE"] = ""  # a developer's .env must not fill in what a test left unset
     return environ
 
 
@@ -173,6 +175,9 @@ def stack(stack_settings: Settings, tmp_path_factory: pytest.TempPathFactory) ->
         harness.wait_for_http(f"{stack.base_url}/healthz")
         for queue in ("smvm.pipeline", "smvm.simulation", "smvm.callbacks", "smvm.maintenance"):
             harness.wait_for_worker(stack.processes[queue])
+        # Tests drive the store in this process too; the callback hints it publishes then reach this stack's
+        # workers, as an API process's would (celery_app_factory puts this default back after a test's own app).
+        create_celery(stack_settings)
         yield stack
     finally:
         harness.stop_all(stack.processes.values())

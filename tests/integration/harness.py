@@ -145,10 +145,9 @@ def stop_all(processes: Iterable[Process]) -> None:
 
 
 def flower(env: dict[str, str], log_dir: Path, port: int, auth: tuple[str, str], name: str = "flower") -> Process:
-    argv = [
-        str(BIN / "celery"), "-A", "workers.celery_app", "flower", f"--port={port}", "--address=127.0.0.1",
-        f"--basic-auth={auth[0]}:{auth[1]}", "--persistent=False",
-    ]
+    """Flower as the Procfile starts it (python -m workers.flower), on its own port and login."""
+    argv = [str(BIN / "python"), "-m", "workers.flower", "--address=127.0.0.1", "--persistent=False"]
+    env = {**env, "SMVM_FLOWER_PORT": str(port), "SMVM_FLOWER_BASIC_AUTH": f"{auth[0]}:{auth[1]}"}
     return Process(name, argv, env, log_dir)
 
 

@@ -2,24 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 import redis
 
 from smvm.config import Settings
 from smvm.queues import CALLBACKS_QUEUE
-from workers.app import create_celery
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def celery_app(own_redis_url: str) -> Iterator[object]:
+def celery_app(own_redis_url: str, celery_app_factory) -> object:
     """A db apart from every stack's: no worker may consume what these tests publish."""
-    app = create_celery(Settings(env="test", broker_url=own_redis_url, redis_url=own_redis_url))
-    yield app
-    app.close()
+    return celery_app_factory(Settings(env="test", broker_url=own_redis_url, redis_url=own_redis_url))
 
 
 def _queued_delivery_ids(app) -> list[int]:

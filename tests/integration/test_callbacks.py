@@ -5,6 +5,8 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import re
+import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,12 +17,13 @@ import redis
 
 from smvm.config import Settings
 from smvm.intake.services import parse_request
+from smvm.metrics import StateCollector
 from smvm.runs.services import RunStore
 from smvm.store.db import Database
 from smvm.webhooks.services import DeliveryService
 from tests.integration import harness
 from tests.integration.conftest import settings_environ
-from tests.integration.receiver import Receiver
+from tests.integration.receiver import Receiver, ok
 
 pytestmark = pytest.mark.integration
 
@@ -217,3 +220,71 @@ def test_the_due_poller_leaves_a_backlog_alone_and_republishes_what_the_broker_l
                         " WHERE id = %s", (ids["progress"],))
         assert service.due(queued=100) == ([], [ids["progress"]])
         db.close()
+
+
+def _held(cb_store: RunStore, callback_settings: Settings) -> list[dict[str, Any]]:
+    return DeliveryService(cb_store.db, callback_settings, None).held()
+
+
+def test_held_deliveries_are_shown_counted_dead_lettered_with_the_reason_and_replayed(
+    callback_stack, cb_store, callback_settings, receiver
+) -> None:
+    receiver.responder = lambda _: (410, {}, b"{}")
+    run = _new_run(cb_store, receiver.url + "/held")
+    [row] = harness.wait_until(lambda: [r for r in _deliveries(cb_store, run["run_id"]) if r["status"] == "DISABLED"],
+                               timeout=30, what=f"destination disabled\n{_logs(callback_stack)}")
+    destination = f"127.0.0.1:{receiver.port}"
+    # Visible while it waits: per destination and reason, in the service, the CLI and /metrics.
+    groups = [g for g in _held(cb_store, callback_settings) if g["destination"] == destination]
+    assert [(g["reason"], g["count"]) for g in groups] == [("disabled", 1)]
+    listing = subprocess.run([str(harness.BIN / "smvm"), "dlq", "list"], env=settings_environ(callback_settings),
+                             capture_output=True, text=True, timeout=60, check=True).stdout
+    assert re.search(rf"{re.escape(destination)}\s+disabled\s+1\s+oldest", listing), listing
+    samples = {(m.name, tuple(sorted(s.labels.items()))): s.value
+               for m in StateCollector(cb_store.db, None).collect() for s in m.samples}
+    assert samples[("smvm_webhook_held_deliveries", (("reason", "disabled"),))] >= 1
+    assert samples[("smvm_webhook_held_oldest_age_seconds", ())] >= 0
+
+    # A day later (the default SMVM_WEBHOOK_MAX_HOLD_HOURS) beat's poll turns it into a dead letter with the reason.
+    with cb_store.db.transaction() as cur:
+        cur.execute("UPDATE deliveries SET held_since = now() - interval '25 hours' WHERE id = %s", (row["id"],))
+    [dead] = harness.wait_until(lambda: [r for r in _deliveries(cb_store, run["run_id"]) if r["status"] == "DEAD"],
+                                timeout=30, what=f"held delivery dead-lettered\n{_logs(callback_stack)}")
+    assert dead["last_error"].startswith("held for more than 24 h, disabled: ")  # then its last error
+    assert not [g for g in _held(cb_store, callback_settings) if g["destination"] == destination]
+
+    # Replay works for it as for any dead letter: the destination is re-enabled, the webhook-id is the same.
+    receiver.responder = ok
+    assert DeliveryService(cb_store.db, callback_settings, None).replay(ids=[dead["id"]]) == [dead["id"]]
+    harness.wait_until(lambda: dead["webhook_id"] in receiver.delivered_ids(), timeout=30,
+                       what=f"replayed held delivery\n{_logs(callback_stack)}")
+    harness.wait_until(lambda: _deliveries(cb_store, run["run_id"])[0]["status"] == "DELIVERED", timeout=10,
+                       what="the replay recorded")
+
+
+def test_a_delivery_behind_an_open_breaker_says_so(callback_stack, cb_store, callback_settings) -> None:
+    port = harness.free_port()  # nothing listens: every attempt fails and the breaker opens
+    runs = [_new_run(cb_store, f"http://127.0.0.1:{port}") for _ in range(2)]
+    destination = f"127.0.0.1:{port}"
+
+    def reasons() -> set[str]:
+        return {g["reason"] for g in _held(cb_store, callback_settings) if g["destination"] == destination}
+
+    harness.wait_until(lambda: "breaker_open" in reasons(), timeout=60, interval=0.3,
+                       what=f"a delivery waiting for the breaker\n{_logs(callback_stack)}")
+    assert reasons() <= {"breaker_open", "retrying", "queued"}
+    DeliveryService(cb_store.db, callback_settings, None).purge(run_id=None, ids=None, destination=destination)
+    with cb_store.db.transaction() as cur:  # leave no traffic behind for the next tests
+        cur.execute("DELETE FROM deliveries WHERE run_id = ANY(%s)", ([run["run_id"] for run in runs],))
+
+
+def test_a_host_that_does_not_resolve_is_retried_not_dead_at_once(callback_stack, cb_store) -> None:
+    # RFC 2606's .test never resolves; to SMVM it is any name whose DNS is down at the moment.
+    run = _new_run(cb_store, f"http://smvm-{uuid.uuid4().hex[:8]}.test")
+    [row] = harness.wait_until(
+        lambda: [r for r in _deliveries(cb_store, run["run_id"]) if r["attempts"] >= 1 and r["status"] != "SENDING"],
+        timeout=30, what=f"a first attempt\n{_logs(callback_stack)}")
+    assert row["status"] == "PENDING" and row["hold_reason"] == "retrying", row
+    assert "does not resolve" in row["last_error"]
+    with cb_store.db.transaction() as cur:  # no traffic left behind for the next tests
+        cur.execute("DELETE FROM deliveries WHERE run_id = %s", (run["run_id"],))

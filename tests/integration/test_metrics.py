@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
+import subprocess
 
 import pytest
 import redis
@@ -109,3 +112,20 @@ def _tables(stack) -> set[str]:
     with psycopg2.connect(stack.settings.database_url) as conn, conn.cursor() as cur:
         cur.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
         return {row[0] for row in cur.fetchall()}
+
+
+def test_promtool_finds_nothing_wrong_in_a_scrape_after_a_completed_run(stack, metrics_web, example_body) -> None:
+    """`promtool check metrics` (Debian's prometheus package) lints names, types and labels: a gauge carrying a
+    quantile label, a counter without _total, ... An SRE's CI runs it; so do we."""
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        message = "promtool is not installed (apt-get install prometheus)"
+        pytest.fail(message) if os.environ.get("CI") else pytest.skip(message)
+    base, _, _ = metrics_web
+    run_id = stack.post_run({**example_body, "project_id": "METRICS-PROMTOOL"}).json()["run_id"]
+    stack.wait_for_status(run_id)
+    scrape = requests.get(f"{base}/metrics", timeout=10).text
+    assert "smvm_stage_duration_recent_seconds_count" in scrape  # the windowed summary is in this scrape
+    result = subprocess.run([promtool, "check", "metrics"], input=scrape, capture_output=True, text=True, timeout=60,
+                            check=False)
+    assert (result.returncode, result.stdout + result.stderr) == (0, ""), result.stdout + result.stderr

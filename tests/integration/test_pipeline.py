@@ -42,6 +42,12 @@ TRACTIONBUILD_BODY = {
 }
 
 
+def _leaves(value: object, prefix: str = "") -> list[tuple[str, object]]:
+    if isinstance(value, dict):
+        return [leaf for key, item in value.items() for leaf in _leaves(item, f"{prefix}.{key}" if prefix else str(key))]
+    return [(prefix, value)]
+
+
 def _run_files(run_dir: Path) -> set[str]:
     return {str(path.relative_to(run_dir)) for path in run_dir.rglob("*") if path.is_file()}
 
@@ -61,6 +67,10 @@ def test_canonical_run_completes_with_every_artifact(stack, example_body, store)
     assert [stage["name"] for stage in final["stages"]] == list(STAGE_NAMES)
     assert all(stage["status"] == "SUCCEEDED" for stage in final["stages"])
     assert final["recommendation"] in {"GO", "PIVOT", "KILL"}
+    # Every stage summary /status shows is computed: a null means a stage read a key its artifact does not have.
+    nulls = [f"{stage['name']}.{key}" for stage in final["stages"] for key, value in _leaves(stage["result"]) if value is None]
+    assert not nulls, f"null stage summary fields: {nulls}"
+    assert isinstance(final["stages"][STAGE_NAMES.index("market_simulation")]["result"]["p_npv_positive"], float)
 
     run_dir = Path(accepted["run_directory"])
     assert run_dir == stack.settings.runs_dir / example_body["project_id"] / "validation" / accepted["run_id"]
@@ -177,11 +187,15 @@ def test_lifecycle_results_gate_complete_finalize(stack, example_body) -> None:
     accepted = stack.post_run(example_body).json()
     run_id = accepted["run_id"]
     stack.wait_for_status(run_id, ("COMPLETED",))
-    results = requests.get(stack.api(f"/validation/{run_id}/results"), timeout=10)
+    # Behind a proxy the Host header is not SMVM's public URL: every URL handed out uses SMVM_PUBLIC_BASE_URL.
+    results = requests.get(stack.api(f"/validation/{run_id}/results"), headers={"Host": "internal-lb:8080"}, timeout=10)
     assert results.status_code == 200
     body = results.json()
     assert body["decision"]["recommendation"] in {"GO", "PIVOT", "KILL"}
     assert "simulation.result.json" in body["artifacts"]
+    public = stack.env["SMVM_PUBLIC_BASE_URL"]
+    assert all(item["url"].startswith(f"{public}/api/v1/validation/{run_id}/artifacts/") for item in body["artifacts"].values())
+    assert all(url.startswith(f"{public}/api/v1/") for url in accepted["webhook_urls"].values())
 
     gate = requests.get(stack.api(f"/validation/{accepted['validation_id']}/gate"), timeout=5).json()
     assert gate["recommendation"] == body["decision"]["recommendation"]
@@ -202,8 +216,10 @@ def test_lifecycle_results_gate_complete_finalize(stack, example_body) -> None:
     final = requests.post(stack.api(f"/validation/{run_id}/finalize"), json={"decision": "go"}, timeout=5)
     assert final.status_code == 200 and final.json()["status"] == "FINALIZED"
     assert final.json()["final_recommendation"] == "go"
-    assert requests.post(stack.api(f"/validation/{run_id}/cancel"), json={}, timeout=5).status_code == 409
-    assert requests.post(stack.api(f"/validation/{run_id}/finalize"), json={"decision": "no_go"}, timeout=5).status_code == 409
+    cancel = requests.post(stack.api(f"/validation/{run_id}/cancel"), json={}, timeout=5)
+    assert cancel.status_code == 409 and cancel.json()["message"] == "The run is already finalized; it can no longer be cancelled."
+    again = requests.post(stack.api(f"/validation/{run_id}/finalize"), json={"decision": "no_go"}, timeout=5)
+    assert again.status_code == 409 and again.json()["message"] == "The run is already finalized."
 
 
 def test_cancel_stops_a_run_and_list_filters(stack, store, example_body) -> None:
@@ -219,8 +235,16 @@ def test_cancel_stops_a_run_and_list_filters(stack, store, example_body) -> None
     listing = requests.get(stack.api("/validation/runs"), params={"project_id": "PROJ-cancel", "limit": 5}, timeout=5).json()
     assert listing["total"] == 1 and listing["runs"][0]["run_id"] == run["run_id"]
     assert listing["runs"][0]["status"] == "CANCELLED"
-    assert requests.get(stack.api("/validation/runs"), params={"bogus": "1"}, timeout=5).status_code == 400
-    assert requests.get(stack.api("/validation/runs"), params={"status": "NOPE"}, timeout=5).status_code == 400
+    # A bad query string is named by its parameter, not called a payload.
+    unknown = requests.get(stack.api("/validation/runs"), params={"bogus": "1"}, timeout=5)
+    assert unknown.status_code == 400 and unknown.json()["message"] == "Unknown query parameter: bogus."
+    bad = requests.get(stack.api("/validation/runs"), params={"status": "NOPE", "limit": "0"}, timeout=5)
+    assert bad.status_code == 400 and bad.json()["message"] == "Invalid query parameter: limit, status."
+    assert set(bad.json()["details"]) == {"limit", "status"}
+    # TRACE (or any undeclared method) is 405 with the Allow header RFC 9110 requires.
+    trace = requests.request("TRACE", stack.api("/validation/runs"), timeout=5)
+    assert trace.status_code == 405 and set(trace.headers["Allow"].split(", ")) >= {"GET", "POST"}
+    assert trace.json()["error"] == "METHOD_NOT_ALLOWED"
 
 
 def test_unknown_ids_are_404_with_envelope(stack) -> None:

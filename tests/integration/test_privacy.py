@@ -134,11 +134,16 @@ def test_worker_logs_are_json_with_the_posted_correlation_id(stack, pii_run: dic
 
 
 def test_erase_project_removes_rows_and_files_and_leaves_an_audit_entry(stack, pii_run: dict[str, Any], store) -> None:
-    result = subprocess.run(
-        [str(harness.BIN / "python"), "-m", "smvm.cli", "erase", "--project", pii_run["project_id"],
-         "--requested-by", "ticket-PRIV-1"],
-        cwd=harness.ROOT, env=stack.env, capture_output=True, text=True, timeout=60,
-    )
+    argv = [str(harness.BIN / "python"), "-m", "smvm.cli", "erase", "--project", pii_run["project_id"],
+            "--requested-by", "ticket-PRIV-1"]
+    # Without --yes it asks first, saying how many runs; anything but yes erases nothing.
+    declined = subprocess.run(argv, input="no\n", cwd=harness.ROOT, env=stack.env, capture_output=True, text=True,
+                              timeout=60)
+    assert declined.returncode == 1 and declined.stdout == ""
+    assert f"Erase 1 run(s) of project {pii_run['project_id']}" in declined.stderr
+    assert pii_run["run_dir"].exists()
+    assert requests.get(stack.api(f"/validation/{pii_run['run_id']}/status"), timeout=5).status_code == 200
+    result = subprocess.run([*argv, "--yes"], cwd=harness.ROOT, env=stack.env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     entry = json.loads(result.stdout)
     assert entry["runs_deleted"] == 1 and entry["directories_deleted"] == 1 and entry["run_ids"] == [pii_run["run_id"]]

@@ -136,7 +136,7 @@ def test_sweeper_leaves_a_backlog_alone_and_requeues_what_the_broker_lost(fast_s
 
 def test_t0_update_is_published_by_the_first_stage_claim(store: RunStore, monkeypatch) -> None:
     published: list[list[int]] = []
-    monkeypatch.setattr(webhooks, "_publisher", lambda ids, countdown, routine: published.append(list(ids)))
+    monkeypatch.setattr(webhooks, "_publisher", lambda ids, countdown, routine, **_: published.append(list(ids)))
     body = {**VALID, "project_id": "PROJ-STORE", "run_id": f"RUN-T0PUB-{uuid.uuid4().hex[:8]}",
             "metadata": {**VALID["metadata"], "callback_url": "https://tractionbuild.example/hooks"}}
     run, _ = store.create_run(parse_request(body))
@@ -153,7 +153,7 @@ def test_t0_update_is_published_by_the_first_stage_claim(store: RunStore, monkey
 def test_only_the_decision_and_alerts_skip_the_queue_of_progress_updates(store: RunStore, monkeypatch) -> None:
     published: list[tuple[int, bool]] = []
     monkeypatch.setattr(webhooks, "_publisher",
-                        lambda ids, countdown, routine: published.extend((i, routine) for i in ids))
+                        lambda ids, countdown, routine, **_: published.extend((i, routine) for i in ids))
     body = {**VALID, "project_id": "PROJ-STORE", "run_id": f"RUN-LANES-{uuid.uuid4().hex[:8]}",
             "metadata": {**VALID["metadata"], "callback_url": "https://tractionbuild.example/hooks"}}
     run, _ = store.create_run(parse_request(body))

@@ -230,6 +230,7 @@ def _rules() -> dict[str, dict]:
         ("SmvmApiLatencyP95High", ["histogram_quantile(0.95", "smvm_http_request_duration_seconds_bucket", "> 30"], None),
         ("SmvmApiErrorRateHigh", ['status=~"5.."', "> 0.01"], None),
         ("SmvmDeadLettersPresent", ["smvm_webhook_dead_letters", "> 0"], "15m"),
+        ("SmvmCallbacksHeld", ["smvm_webhook_held_oldest_age_seconds", "> 3600"], "15m"),
         ("SmvmResultsSyncStale", ["smvm_sync_last_success_timestamp_seconds", "26 * 3600"], None),
         ("SmvmQueueStalled", ["smvm_queue_depth", "smvm_queue_last_started_timestamp_seconds", "< 300"], "5m"),
     ],
@@ -274,3 +275,17 @@ def test_kubernetes_web_keeps_connections_longer_than_a_load_balancer_idles() ->
                if doc and doc["kind"] == "Deployment")
     env = {item["name"]: item.get("value") for item in web["spec"]["template"]["spec"]["containers"][0]["env"]}
     assert int(env["SMVM_WEB_KEEPALIVE"]) > 60
+
+
+def test_promtool_accepts_the_alert_rules() -> None:
+    import os
+    import shutil
+    import subprocess
+
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        message = "promtool is not installed (apt-get install prometheus)"
+        pytest.fail(message) if os.environ.get("CI") else pytest.skip(message)
+    result = subprocess.run([promtool, "check", "rules", str(DEPLOY / "prometheus" / "alerts.yml")],
+                            capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr

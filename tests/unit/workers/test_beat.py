@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from smvm.config import Settings
-from workers.app import celery_config, create_celery
+from workers.app import celery_config
 from workers.beat import beat_schedule
 
 pytestmark = pytest.mark.unit
@@ -26,14 +26,14 @@ def test_callback_and_daily_entries() -> None:
     assert all(entry["options"]["queue"] == "smvm.maintenance" for entry in schedule.values())
 
 
-def test_callback_tasks_route_to_their_queues() -> None:
-    app = create_celery(Settings(broker_url="memory://"))
+def test_callback_tasks_route_to_their_queues(celery_app_factory) -> None:
+    app = celery_app_factory(Settings(broker_url="memory://"))
     assert app.amqp.router.route({}, "smvm.callbacks.deliver_webhook")["queue"].name == "smvm.callbacks"
     assert app.amqp.router.route({}, "smvm.maintenance.sync_results")["queue"].name == "smvm.maintenance"
 
 
-def test_every_scheduled_task_exists() -> None:
-    app = create_celery(Settings(broker_url="memory://"))
+def test_every_scheduled_task_exists(celery_app_factory) -> None:
+    app = celery_app_factory(Settings(broker_url="memory://"))
     for entry in app.conf.beat_schedule.values():
         assert entry["task"] in app.tasks
 
@@ -51,8 +51,8 @@ def test_visibility_timeout_must_exceed_time_limit() -> None:
         celery_config(Settings(stage_time_limit=1000, broker_visibility_timeout=900))
 
 
-def test_stage_tasks_are_named_and_routed() -> None:
-    app = create_celery(Settings(broker_url="memory://"))
+def test_stage_tasks_are_named_and_routed(celery_app_factory) -> None:
+    app = celery_app_factory(Settings(broker_url="memory://"))
     names = {name for name in app.tasks if name.startswith("smvm.stage.")}
     assert len(names) == 7
     assert app.amqp.router.route({}, "smvm.stage.market_simulation")["queue"].name == "smvm.simulation"

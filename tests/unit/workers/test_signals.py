@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from types import SimpleNamespace
 
 import pytest
@@ -49,3 +50,35 @@ def test_prerun_of_a_non_stage_task_binds_no_run() -> None:
     task = SimpleNamespace(name="smvm.callbacks.deliver", request=SimpleNamespace())
     signals.bind_task_context(task_id="t-1", task=task, args=(42,))
     assert dict(logs.current()) == {"task_id": "t-1", "task_name": "smvm.callbacks.deliver"}
+
+
+def _record(logger: str, msg: str, args) -> logging.LogRecord:
+    return logging.LogRecord(logger, logging.INFO, __file__, 1, msg, args, None)
+
+
+@pytest.mark.parametrize(("logger", "msg", "args", "kept"), [
+    ("celery.beat", "Scheduler: Sending due task %s (%s)", ("dispatch-due-deliveries", "smvm.maintenance.dispatch_due_deliveries"), False),
+    ("celery.beat", "Scheduler: Sending due task %s (%s)", ("sync-results", "smvm.maintenance.sync_results"), True),
+    ("celery.worker.strategy", "Task %(name)s[%(id)s] received", {"name": "smvm.maintenance.dispatch_due_deliveries", "id": "x"}, False),
+    ("celery.worker.strategy", "Task %(name)s[%(id)s] received", {"name": "smvm.stage.idea_validation", "id": "x"}, True),
+    ("celery.app.trace", "Task %(name)s[%(id)s] succeeded in %(runtime)ss: %(return_value)s",
+     {"name": "smvm.maintenance.dispatch_due_deliveries", "id": "x", "runtime": 0.01, "return_value": "0"}, False),
+    ("celery.app.trace", "Task %(name)s[%(id)s] succeeded in %(runtime)ss: %(return_value)s",
+     {"name": "smvm.maintenance.dispatch_due_deliveries", "id": "x", "runtime": 0.01, "return_value": "3"}, True),
+    ("celery.app.trace", "Task %(name)s[%(id)s] succeeded in %(runtime)ss: %(return_value)s",
+     {"name": "smvm.maintenance.sweep_stuck_stages", "id": "x", "runtime": 0.01,
+      "return_value": "{'requeued': 0, 'expired': 0}"}, False),
+    ("celery.app.trace", "Task %(name)s[%(id)s] succeeded in %(runtime)ss: %(return_value)s",
+     {"name": "smvm.maintenance.sweep_stuck_stages", "id": "x", "runtime": 0.01,
+      "return_value": "{'requeued': 2, 'expired': 0}"}, True),
+])
+def test_frequent_beat_jobs_are_quiet_when_idle(logger, msg, args, kept, monkeypatch) -> None:
+    monkeypatch.setattr(logging.getLogger(), "level", logging.INFO)
+    assert signals.QuietWhenIdle().filter(_record(logger, msg, args)) is kept
+
+
+def test_debug_shows_the_idle_lines_too(monkeypatch) -> None:
+    monkeypatch.setattr(logging.getLogger(), "level", logging.DEBUG)
+    record = _record("celery.beat", "Scheduler: Sending due task %s (%s)",
+                     ("dispatch-due-deliveries", "smvm.maintenance.dispatch_due_deliveries"))
+    assert signals.QuietWhenIdle().filter(record) is True

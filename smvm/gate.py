@@ -1,0 +1,40 @@
+"""The T0+3 gate, decided in one place: what a verdict and a run's status mean for TractionBuild's pipeline.
+
+The contract's gate code lets GO and PIVOT progress (PIVOT with its critical success factors as requirements) and
+blocks KILL, a failed run and one still running. ``GET /gate``, the results, ``validation_summary.json``, the report
+and the callbacks all read this mapping, so the same run never gets two answers.
+"""
+
+from __future__ import annotations
+
+from smvm.runs import models
+
+PROCEED = "proceed"
+HOLD = "hold"
+REJECT = "reject"
+GATE_DECISIONS = (PROCEED, HOLD, REJECT)
+
+#: What each verdict means for the gate once the run has finished.
+RECOMMENDATION_GATE = {"GO": PROCEED, "PIVOT": PROCEED, "KILL": REJECT}
+
+#: Runs that ended without a decision the gate can use: nothing will ever open it.
+_REJECTED_STATUSES = (models.FAILED, models.CANCELLED)
+#: Runs whose decision is final and readable (COMPLETED, and FINALIZED from COMPLETED).
+_DECIDED_STATUSES = (models.COMPLETED, models.FINALIZED)
+
+
+def gate_decision(status: str, recommendation: str | None) -> str:
+    """``proceed``, ``hold`` or ``reject`` for a run in ``status`` with ``recommendation`` (``None`` if none yet).
+
+    INCOMPLETE holds even with a decision on disk: the pipeline stopped before it finished, so the client decides
+    whether to re-run; FAILED and CANCELLED reject.
+    """
+    if status in _DECIDED_STATUSES and recommendation in RECOMMENDATION_GATE:
+        return RECOMMENDATION_GATE[recommendation]
+    if status in _REJECTED_STATUSES:
+        return REJECT
+    return HOLD
+
+
+def can_progress(decision: str) -> bool:
+    return decision == PROCEED
