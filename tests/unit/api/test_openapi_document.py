@@ -58,7 +58,11 @@ def test_every_operation_states_auth_and_errors(document) -> None:
 
 
 def _resolve(document: dict[str, Any], prop: dict[str, Any]) -> dict[str, Any]:
-    while "$ref" in prop:
+    while "$ref" in prop or ("anyOf" in prop and "properties" not in prop):
+        if "$ref" not in prop:
+            # A nullable nested object is anyOf [its schema, null]: the constraints live in the first.
+            prop = next(option for option in prop["anyOf"] if option.get("type") != "null")
+            continue
         prop = document["components"]["schemas"][prop["$ref"].rsplit("/", 1)[1]]
     return prop
 
