@@ -182,7 +182,7 @@ class EvidenceSchema(Schema):
 
     @documented("Keys are simulation inputs: " + ", ".join(INPUT_NAMES) + "; each override's low, likely and high "
                 "lie within that input's physical range (churn in [0, 1), gross margin at most 1, prices above 0).",
-                propertyNames={"enum": list(INPUT_NAMES)})
+                propertyNames={"enum": list(INPUT_NAMES)}, allOf=lambda _settings: [_physical_ranges_schema()])
     @validates("priors")
     def _known_inputs_in_range(self, value: dict[str, Any], **_: Any) -> None:
         unknown = sorted(set(value) - set(INPUT_NAMES))
@@ -205,6 +205,18 @@ class EvidenceSchema(Schema):
         total = sum(c.get("share") or 0.0 for c in value)
         if total > 1.0 + 1e-9:
             raise ValidationError("Competitor shares must sum to at most 1.")
+
+
+def _physical_ranges_schema() -> dict[str, Any]:
+    """Each input's physical range as JSON Schema on its override's low, likely and high. Under ``allOf`` so the
+    dictionary's ``additionalProperties`` (the override's own shape) still applies to every key."""
+    def bounds(name: str) -> dict[str, float]:
+        limits = physical_range(name)
+        return {("exclusiveMinimum" if limits["exclusive_min"] else "minimum"): limits["min"],
+                ("exclusiveMaximum" if limits["exclusive_max"] else "maximum"): limits["max"]}
+
+    return {"properties": {name: {"properties": dict.fromkeys(("low", "likely", "high"), bounds(name))}
+                           for name in INPUT_NAMES}}
 
 
 def _outside_range(name: str, override: dict[str, Any]) -> str | None:

@@ -389,6 +389,15 @@ def _key_numbers(f: _Facts) -> list[dict[str, str]]:
     ]
 
 
+def _gate_sentence(f: _Facts) -> str:
+    """What the verdict means at TractionBuild's T0+3 gate, in the words its pipeline uses."""
+    decision = f.dec["gate_decision"]
+    meaning = {"GO": "the project moves to its next stage",
+               "PIVOT": "the project moves on, with the changes under What to do next as its requirements",
+               "KILL": "the project stops here"}[f.verdict]
+    return f"TractionBuild gate: {decision} ({meaning})."
+
+
 def _summary(f: _Facts, bundle: dict[str, Any]) -> dict[str, Any]:
     worlds = (f.dec.get("verdict_stability") or {}).get("worlds") or 0
     runner = f.dec.get("runner_up") or {}
@@ -403,6 +412,7 @@ def _summary(f: _Facts, bundle: dict[str, Any]) -> dict[str, Any]:
     return {
         "headline": _HEADLINES["PIVOT_EVIDENCE" if f.needs_evidence else f.verdict],
         "how_sure": how_sure,
+        "gate": _gate_sentence(f),
         "drivers": _drivers(f),
         "why_not": _why_not(f),
         "what_would_change_it": _changes(f),

@@ -48,6 +48,7 @@ def render(report: dict[str, Any]) -> str:
              "## The answer", "",
              f"**Verdict: {v['recommendation']}.** {s['headline']}", "",
              f"**How sure:** {s['how_sure']}", "",
+             f"**{s['gate']}**", "",
              "### Why: the three facts that drove it", ""]
     lines += [f"{i}. {d}" for i, d in enumerate(s["drivers"], 1)] + [""]
     if s.get("why_not"):

@@ -350,6 +350,8 @@ class _Writer:
         self.text(s["headline"], size=12, style="B", indent=42)
         self.y += 1.0
         self.text("How sure: " + s["how_sure"], size=9.5, indent=42)
+        self.y += 1.0
+        self.text(s["gate"], size=9.5, style="B", indent=42)
         y = max(self.y, top + 22) + 4.0
         charts.probability_bar(pdf, v["probabilities"], (_MARGIN, y, _WIDTH, 5.0), _VERDICT_COLOURS)
         x = _MARGIN

@@ -26,12 +26,13 @@ from tests.integration.receiver import Receiver
 pytestmark = pytest.mark.integration
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-#: Ideas expected to reach each verdict, in order of preference (examples/benchmark names its files by verdict;
-#: mid_* ideas are PIVOT or KILL). A later candidate is tried only if the decision engine moved an earlier one.
+#: Ideas expected to reach each verdict, in order of preference (each evaluation idea states the verdict an analyst
+#: expects). A later candidate is tried only if the decision engine moved an earlier one.
 CANDIDATES = {
-    "GO": ["benchmark/go_smb_invoicing.json", "benchmark/go_payroll_compliance.json", "benchmark/go_hr_onboarding.json"],
-    "PIVOT": ["idea.json", "benchmark/mid_field_service.json", "benchmark/mid_invoice_ai.json", "benchmark/mid_legal_docs.json"],
-    "KILL": ["benchmark/kill_crowded_crm.json", "benchmark/kill_tiny_market.json", "benchmark/kill_food_delivery.json"],
+    "GO": ["eval/saas-month_end_close.json", "eval/technology-feature_flags.json", "eval/finance-bank_reconciliation.json"],
+    "PIVOT": ["eval/saas-site_meeting_notes.json", "eval/technology-postgres_backups.json",
+              "eval/retail-organic_baby_food.json", "idea.json"],
+    "KILL": ["eval/saas-crowded_crm.json", "eval/other-laundry_negative_margin.json", "eval/other-curling_clubs.json"],
 }
 EXPECTED_GATE = {"GO": "proceed", "PIVOT": "proceed", "KILL": "reject"}
 
@@ -46,8 +47,8 @@ def receiver() -> Iterator[Receiver]:
 
 
 def _body(relative: str, receiver: Receiver) -> dict[str, Any]:
-    body = json.loads((EXAMPLES / relative).read_text())
-    body = copy.deepcopy(body)
+    example = json.loads((EXAMPLES / relative).read_text())
+    body = copy.deepcopy(example.get("request", example))  # an evaluation idea wraps its request
     body["run_id"] = f"RUN-GATE-{uuid.uuid4().hex[:10]}"
     body["project_id"] = "PROJ-GATE"
     body.setdefault("configuration", {})["seed"] = 7

@@ -57,6 +57,9 @@ def test_markdown_pdf_and_summary_say_the_same_first_page(bundles, kind):
     for number in first["key_numbers"]:
         assert number["value"] in text and summary["key_numbers"][number["name"]] == number["value"]
     assert summary["why"] == first["drivers"] and summary["next_steps"] == first["next_steps"]
+    # The gate answer is the one GET /gate gives: the decision's own, never re-derived by the report.
+    gate = bundle["decision"]["gate_decision"]
+    assert f"**TractionBuild gate: {gate} (" in md and f"TractionBuild gate: {gate}" in " ".join(words)
 
 
 def test_pdf_is_deterministic_small_and_multi_page(bundles):
