@@ -18,11 +18,12 @@ def create_app(
     settings: Settings | None = None,
     *,
     store: RunStore | None = None,
-    enqueue: Callable[[str], object] | None = None,
+    enqueue: Callable[..., object] | None = None,
 ) -> Flask:
     """Build the app. Tests pass ``settings`` (and may pass a store or an enqueue function) explicitly.
 
-    :param enqueue: publishes a new run's pipeline; defaults to the Celery chain publisher.
+    :param enqueue: ``enqueue(run_id, from_stage=None)`` publishes a run's stages from ``from_stage`` (default: the
+        pipeline's first) to the end of its track; defaults to the Celery chain publisher.
     """
     settings = settings or Settings.from_environ()
     settings.require_service_secrets()  # production refuses to serve without them, before binding anything
@@ -40,7 +41,7 @@ def create_app(
 
 
 def register_extensions(
-    app: Flask, settings: Settings, store: RunStore | None, enqueue: Callable[[str], object] | None
+    app: Flask, settings: Settings, store: RunStore | None, enqueue: Callable[..., object] | None
 ) -> None:
     if store is None:
         settings.require("database_url")
@@ -71,12 +72,12 @@ def register_rate_limits(app: Flask, settings: Settings) -> None:
     security.apply_rate_limits(app, settings)
 
 
-def _celery_enqueue(settings: Settings) -> Callable[[str], object]:
+def _celery_enqueue(settings: Settings) -> Callable[..., object]:
     from workers.app import create_celery
     from workers.pipeline import enqueue_run
 
     celery_app = create_celery(settings)
-    return lambda run_id: enqueue_run(celery_app, run_id)
+    return lambda run_id, from_stage=None: enqueue_run(celery_app, run_id, *([from_stage] if from_stage else []))
 
 
 def register_blueprints(app: Flask) -> None:

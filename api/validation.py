@@ -15,6 +15,7 @@ from api import security
 from smvm.artifacts import PUBLIC_ARTIFACTS
 from smvm.errors import ArtifactNotFoundError, RequestValidationError, UnsupportedMediaTypeError
 from smvm.intake.services import check_callback_url, parse_request
+from smvm.pipeline.update_stages import UPDATE_STAGES
 from smvm.runs import views
 from smvm.runs.schemas import CancelSchema, CompleteSchema, FinalizeSchema, ListQuerySchema
 from smvm.runs.services import RunStore
@@ -171,20 +172,19 @@ def results(identifier: str) -> tuple[dict[str, Any], int]:
 def gate(identifier: str) -> dict[str, Any]:
     store = _store()
     run = security.ensure_visible(store.resolve(identifier))
-    decision = None
-    if run["recommendation"] is not None:
-        try:
-            decision = store.run_directory(run).read_json("outputs/decision.output.json")
-        except ArtifactNotFoundError:
-            decision = None
-    return views.gate_view(run, decision)
+    return views.gate_view(run, *views.gate_documents(run, store.run_directory(run)))
 
 
 @bp.put("/<identifier>/complete")
 def complete(identifier: str) -> dict[str, Any]:
     payload = _load(complete_schema, json_body(optional=True))
     store = _store()
-    run = store.mark_complete(_visible_run_id(identifier), payload)
+    run, update_started = store.mark_complete(_visible_run_id(identifier), payload)
+    if update_started:
+        try:
+            current_app.extensions["smvm.enqueue"](run["run_id"], from_stage=UPDATE_STAGES[0].name)
+        except Exception:  # the stage row is ENQUEUED; the sweeper publishes it once the broker is back
+            log.warning("smvm.api.enqueue_failed", extra={"run_id": run["run_id"]}, exc_info=True)
     return views.status_view(run, store.stages(run["run_id"])) | {"completion": run["completion"]}
 
 

@@ -24,6 +24,9 @@ PUBLIC_ARTIFACTS = {
     "simulation.config.json": "outputs/simulation.config.json",
     "simulation.result.json": "outputs/simulation.result.json",
     "decision.output.json": "outputs/decision.output.json",
+    # After T0+30 observations: the update of the worlds, and the decision it made.
+    "posterior.result.json": "outputs/posterior.result.json",
+    "posterior.decision.json": "outputs/posterior.decision.json",
     "validation_report.md": "reports/validation_report.md",
     "analysis_report.pdf": "reports/analysis_report.pdf",
     "validation_summary.json": "validation_summary.json",

@@ -130,6 +130,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     crypto_cli.register(commands)  # smvm keys generate|rotate, smvm secrets rotate
     standin_cli.register(commands)  # smvm mock-tractionbuild
+    from smvm.calibration import cli as calibration_cli
+
+    calibration_cli.register(commands)  # smvm calibration
     return parser
 
 

@@ -10,6 +10,7 @@ from typing import Any
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric, SummaryMetricFamily
 from prometheus_client.registry import Collector
 
+from smvm.calibration import records
 from smvm.queues import CALLBACKS_QUEUE, PRIORITY_LIST_SUFFIXES, QUEUES
 from smvm.store.db import Database
 from smvm.webhooks.models import HOLD_REASONS
@@ -154,6 +155,8 @@ class StateCollector(Collector):
                 at = cur.fetchone()["at"]
                 if at is not None:
                     started[CALLBACKS_QUEUE] = float(at)
+            cur.execute("SELECT to_regclass('public.calibration_records') IS NOT NULL AS present")
+            calibration = records.coverage(cur) if cur.fetchone()["present"] else None
 
         runs = GaugeMetricFamily("smvm_runs", "Runs by current status", labels=["status"])
         for status in RUN_STATUSES:
@@ -221,6 +224,8 @@ class StateCollector(Collector):
             )
             oldest.add_metric([], max((float(row["age"]) for row in held), default=0.0))
             families.extend([waiting, oldest])
+        if calibration is not None:
+            families.extend(_calibration_families(calibration))
         return families
 
     # -- Redis ----------------------------------------------------------------------------------------
@@ -292,6 +297,33 @@ class StateCollector(Collector):
         for state in BREAKER_STATES:
             family.add_metric([state], float(sum(1 for value in hosts.values() if value == state)))
         return family
+
+
+def _calibration_families(summary: dict[str, Any]) -> list[Metric]:
+    """The calibration ledger: how often T0+30 observations fell inside SMVM's central predictive intervals."""
+    overall = GaugeMetricFamily(
+        "smvm_calibration_coverage_ratio",
+        "Share of scored T0+30 observations inside SMVM's central predictive interval (nominal: the interval)",
+        labels=["interval"],
+    )
+    by_domain = GaugeMetricFamily(
+        "smvm_calibration_domain_coverage_ratio", "As smvm_calibration_coverage_ratio, per domain",
+        labels=["domain", "interval"],
+    )
+    count = GaugeMetricFamily("smvm_calibration_observations", "T0+30 observations scored by the calibration ledger")
+    domain_count = GaugeMetricFamily(
+        "smvm_calibration_domain_observations", "T0+30 observations scored, per domain", labels=["domain"]
+    )
+    count.add_metric([], float(summary["overall"]["count"]))
+    for level in summary["levels"]:
+        key = f"inside_{round(level * 100)}"
+        if summary["overall"][key] is not None:
+            overall.add_metric([f"{level:g}"], summary["overall"][key])
+        for domain, figures in summary["by_domain"].items():
+            by_domain.add_metric([domain, f"{level:g}"], figures[key])
+    for domain, figures in summary["by_domain"].items():
+        domain_count.add_metric([domain], float(figures["count"]))
+    return [overall, by_domain, count, domain_count]
 
 
 def _text(value: Any) -> str:

@@ -6,7 +6,7 @@ from celery import Celery
 from kombu import Exchange, Queue
 
 from smvm.config import Settings
-from smvm.pipeline.stages import STAGES
+from smvm.pipeline.tracks import ALL_STAGES
 from smvm.queues import CALLBACKS_QUEUE, MAINTENANCE_QUEUE, PIPELINE_QUEUE, QUEUES, priority_list_suffix
 from workers import broker
 
@@ -24,7 +24,7 @@ def celery_config(settings: Settings) -> dict[str, object]:
     if settings.stage_time_limit >= settings.broker_visibility_timeout:
         # Otherwise Redis hands a still-running stage to a second worker.
         raise ValueError("SMVM_BROKER_VISIBILITY_TIMEOUT must exceed SMVM_STAGE_TIME_LIMIT")
-    routes = {f"smvm.stage.{stage.name}": {"queue": stage.queue} for stage in STAGES}
+    routes = {f"smvm.stage.{stage.name}": {"queue": stage.queue} for stage in ALL_STAGES}
     routes["smvm.callbacks.*"] = {"queue": CALLBACKS_QUEUE}
     routes["smvm.maintenance.*"] = {"queue": MAINTENANCE_QUEUE}
     transport = {"visibility_timeout": settings.broker_visibility_timeout}

@@ -8,7 +8,7 @@ from celery import Task, shared_task
 from celery.exceptions import Ignore
 
 from smvm.errors import DependencyUnavailableError, SmvmError
-from smvm.pipeline.stages import STAGE_NAMES
+from smvm.pipeline.tracks import ALL_STAGES
 from smvm.runs.execution import StageReleasedError, execute_stage
 from smvm.runs.models import CANCELLED
 from smvm.runs.services import RunStore
@@ -72,4 +72,4 @@ def _define(stage: str) -> Task:
     return stage_task
 
 
-STAGE_TASKS = {stage: _define(stage) for stage in STAGE_NAMES}
+STAGE_TASKS = {stage.name: _define(stage.name) for stage in ALL_STAGES}

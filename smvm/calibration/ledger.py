@@ -23,24 +23,45 @@ def records(run_id: str, domain: str, posterior: dict[str, Any]) -> list[dict[st
             for metric, entry in sorted(posterior["predictive"].items())]
 
 
+def tally(entries: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Records counted per (domain, metric): ``count`` and, per level, ``hits_50``... (what the store's SQL returns)."""
+    groups: dict[tuple[str, str], dict[str, Any]] = {}
+    for entry in entries:
+        key = (str(entry["domain"]), str(entry["metric"]))
+        group = groups.setdefault(key, {"domain": key[0], "metric": key[1], "count": 0,
+                                        **{hits_column(level): 0 for level in LEVELS}})
+        group["count"] += 1
+        for level in LEVELS:
+            group[hits_column(level)] += inside(float(entry["pit"]), level)
+    return [groups[key] for key in sorted(groups)]
+
+
 def coverage(entries: Iterable[dict[str, Any]]) -> dict[str, Any]:
     """Interval coverage overall, by domain and by metric, each with the count it rests on."""
-    rows = list(entries)
+    return summarise(tally(entries))
 
-    def summarise(group: list[dict[str, Any]]) -> dict[str, Any]:
-        n = len(group)
+
+def summarise(tallies: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    """:func:`coverage` from per-(domain, metric) tallies."""
+    groups = list(tallies)
+
+    def combine(selected: list[dict[str, Any]]) -> dict[str, Any]:
+        n = sum(int(g["count"]) for g in selected)
         out: dict[str, Any] = {"count": n}
         for level in LEVELS:
-            hits = sum(1 for r in group if inside(float(r["pit"]), level))
-            out[f"inside_{round(level * 100)}"] = hits / n if n else None
+            out[f"inside_{round(level * 100)}"] = sum(int(g[hits_column(level)]) for g in selected) / n if n else None
         return out
 
     def grouped(key: str) -> dict[str, Any]:
-        keys = sorted({str(r[key]) for r in rows})
-        return {k: summarise([r for r in rows if str(r[key]) == k]) for k in keys}
+        return {value: combine([g for g in groups if g[key] == value]) for value in sorted({g[key] for g in groups})}
 
-    return {"levels": list(LEVELS), "overall": summarise(rows), "by_domain": grouped("domain"),
+    return {"levels": list(LEVELS), "overall": combine(groups), "by_domain": grouped("domain"),
             "by_metric": grouped("metric")}
+
+
+def hits_column(level: float) -> str:
+    """The tally's key for hits inside the central ``level`` interval."""
+    return f"hits_{round(level * 100)}"
 
 
 def one_line(summary: dict[str, Any]) -> str:

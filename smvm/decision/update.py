@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from smvm.gate import RECOMMENDATION_GATE
+
 _LABELS = {"paying_customers": "paying customers", "churned_customers": "churned customers", "mrr": "MRR",
            "acquisition_spend": "acquisition spend"}
 
@@ -41,6 +43,7 @@ def analyse_update(prior_decision: dict[str, Any], posterior: dict[str, Any]) ->
         "score": round(post["score"], 2),
         "confidence": round(probs[verdict], 4),
         "verdict_probabilities": {k: round(v, 4) for k, v in probs.items()},
+        "gate_decision": RECOMMENDATION_GATE[verdict],
         "borderline": bool(post["borderline"]),
         "runner_up": post["runner_up"],
         "prior": {"recommendation": prior_decision["recommendation"], "score": prior_decision["score"],

@@ -12,6 +12,7 @@ from typing import Any
 
 from smvm.gate import RECOMMENDATION_GATE
 from smvm.pipeline.stages import STAGES, StageContext, load_bundle
+from smvm.pipeline.update_stages import POSTERIOR_DECISION, POSTERIOR_RESULT, UPDATE_STAGES, observations_of
 from smvm.reports.services import build_validation_summary
 
 MODE = {"mode": "mock"}
@@ -91,6 +92,26 @@ def _reports(ctx: StageContext) -> dict[str, Any]:
     return {"reports": ["reports/validation_report.md", "reports/analysis_report.pdf", "validation_summary.json"], **MODE}
 
 
+def _posterior_update(ctx: StageContext) -> dict[str, Any]:
+    observed = {k: v for k, v in observations_of(ctx.run).items() if v is not None}
+    _write(ctx, POSTERIOR_RESULT, {"window_days": observed.get("window_days", 30), "observations": observed,
+                                   "posterior": {"verdict": "PIVOT"}, "predictive": {}})
+    return {"verdict": "PIVOT", **MODE}
+
+
+def _posterior_decision(ctx: StageContext) -> dict[str, Any]:
+    prior = ctx.read_json("outputs/decision.output.json")
+    decision = {key: prior[key] for key in ("recommendation", "confidence", "score", "critical_success_factors")}
+    decision |= {"source": "posterior", "changed": False, "gate_decision": RECOMMENDATION_GATE["PIVOT"],
+                 "verdict_probabilities": {"GO": 0.25, "PIVOT": 0.5, "KILL": 0.25},
+                 "prior": {"recommendation": prior["recommendation"], "confidence": prior["confidence"]},
+                 "moved_most": [], "observations": []}
+    _write(ctx, POSTERIOR_DECISION, decision)
+    return {"recommendation": "PIVOT", "confidence": 0.5, "verdict_probabilities": decision["verdict_probabilities"],
+            "prior_recommendation": prior["recommendation"],
+            "changed": False, "ledger": [], **MODE}
+
+
 def _tiny_pdf(text: str) -> bytes:
     """A valid one-page PDF without the report renderer (which costs about a second)."""
     stream = f"BT /F1 11 Tf 40 780 Td ({text}) Tj ET".encode()
@@ -120,4 +141,7 @@ MOCK_STAGES = tuple(
     dataclasses.replace(stage, execute=_REPLACED.get(stage.name) or _wrap(stage.execute, stage.produces))
     for stage in STAGES
 )
-MOCK_STAGES_BY_NAME = {stage.name: stage for stage in MOCK_STAGES}
+_REPLACED_UPDATE = {"posterior_update": _posterior_update, "posterior_decision": _posterior_decision,
+                    "posterior_report": _reports}
+MOCK_UPDATE_STAGES = tuple(dataclasses.replace(stage, execute=_REPLACED_UPDATE[stage.name]) for stage in UPDATE_STAGES)
+MOCK_STAGES_BY_NAME = {stage.name: stage for stage in (*MOCK_STAGES, *MOCK_UPDATE_STAGES)}

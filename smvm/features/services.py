@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from smvm.config import Settings
-from smvm.pipeline.stages import STAGES_BY_NAME, Stage
+from smvm.pipeline.stages import Stage
+from smvm.pipeline.tracks import ALL_STAGES_BY_NAME
 
 #: The seed's flag names; each is a boolean ``SMVM_<NAME>`` setting.
 FLAG_NAMES = ("validation_enabled", "async_callbacks", "detailed_logging", "mock_mode")
@@ -32,4 +33,4 @@ def stage_for(run: dict[str, Any], name: str) -> Stage:
         from smvm.features.mock import MOCK_STAGES_BY_NAME
 
         return MOCK_STAGES_BY_NAME[name]
-    return STAGES_BY_NAME[name]
+    return ALL_STAGES_BY_NAME[name]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
 from smvm.intake.evidence import MAX_USD, Finite, VanWestendorpAnswerSchema
 
@@ -71,6 +71,21 @@ class ObservationsSchema(Schema):
             errors.setdefault("mrr", []).append("Revenue without paying customers: paying_customers must be > 0.")
         if errors:
             raise ValidationError(errors)
+
+    @post_load
+    def _observed_only(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
+        # Stored as sent: a repeat PUT compares equal, and the record shows what was observed, not empty slots.
+        return given(data)
+
+
+#: Observations the market model predicts, so the posterior update can weigh worlds by them. The others are kept with
+#: the run (and said unused in the report) but cannot start an update alone.
+PREDICTABLE = ("paying_customers", "churned_customers", "mrr", "acquisition_spend")
+
+
+def predictable(observations: dict[str, Any] | None) -> list[str]:
+    """The observations given that the model can score, in :data:`PREDICTABLE` order."""
+    return [name for name in PREDICTABLE if (observations or {}).get(name) is not None]
 
 
 def given(observations: dict[str, Any]) -> dict[str, Any]:

@@ -31,6 +31,9 @@ class StageContext:
     run_dir: RunDirectory
     progress: Callable[[float], None] = lambda fraction: None
     artifacts: dict[str, str] = dataclasses.field(default_factory=dict)
+    #: The calibration ledger's summary (smvm.calibration.ledger) for stages that state it; None where no store
+    #: keeps one (embedded runs).
+    calibration: dict[str, Any] | None = None
 
     @property
     def seed(self) -> int:
@@ -52,6 +55,8 @@ class Stage:
     queue: str
     execute: Callable[[StageContext], dict[str, Any]]
     produces: tuple[str, ...]
+    #: The reports state the calibration ledger's record: the runner reads it for this stage.
+    reads_calibration: bool = False
 
 
 def _idea_validation(ctx: StageContext) -> dict[str, Any]:
@@ -144,13 +149,16 @@ def _decision_analysis(ctx: StageContext) -> dict[str, Any]:
     }
 
 
+REPORTS = ("reports/validation_report.md", "reports/analysis_report.pdf", "validation_summary.json")
+
+
 def report_generation(ctx: StageContext) -> dict[str, Any]:
     bundle = load_bundle(ctx)
     ctx.write_bytes("reports/validation_report.md", render_markdown_report(bundle).encode())
     ctx.write_bytes("reports/analysis_report.pdf", render_pdf_report(bundle))
     bundle["artifacts"] = {**bundle["artifacts"], **ctx.artifacts}
     ctx.write_json("validation_summary.json", build_validation_summary(bundle))
-    return {"reports": ["reports/validation_report.md", "reports/analysis_report.pdf", "validation_summary.json"]}
+    return {"reports": list(REPORTS)}
 
 
 def load_bundle(ctx: StageContext) -> dict[str, Any]:
@@ -171,6 +179,8 @@ def load_bundle(ctx: StageContext) -> dict[str, Any]:
         if ctx.run_dir.exists(path):
             bundle[key] = ctx.read_json(path)
             names[key] = path
+    if ctx.calibration is not None:
+        bundle["calibration"] = ctx.calibration
     bundle["request"] = ctx.request
     bundle["run"] = {
         "run_id": ctx.run["run_id"],
@@ -214,7 +224,8 @@ STAGES: tuple[Stage, ...] = (
         "report_generation",
         PIPELINE_QUEUE,
         report_generation,
-        ("reports/validation_report.md", "reports/analysis_report.pdf", "validation_summary.json"),
+        REPORTS,
+        reads_calibration=True,
     ),
 )
 STAGE_NAMES = tuple(stage.name for stage in STAGES)

@@ -8,7 +8,7 @@ from typing import Any
 
 from smvm.calibration.ledger import records
 from smvm.decision.update import analyse_update
-from smvm.pipeline.stages import Stage, StageContext, report_generation
+from smvm.pipeline.stages import REPORTS, Stage, StageContext, report_generation
 from smvm.queues import PIPELINE_QUEUE, SIMULATION_QUEUE
 from smvm.simulation.posterior import update
 
@@ -34,6 +34,7 @@ def _posterior_decision(ctx: StageContext) -> dict[str, Any]:
     ctx.write_json(POSTERIOR_DECISION, decision)
     domain = ctx.read_json("inputs/market_data.json")["domain"]["name"]
     return {"recommendation": decision["recommendation"], "confidence": decision["confidence"],
+            "verdict_probabilities": decision["verdict_probabilities"],
             "prior_recommendation": decision["prior"]["recommendation"], "changed": decision["changed"],
             "ledger": records(ctx.run["run_id"], domain, posterior)}
 
@@ -41,9 +42,7 @@ def _posterior_decision(ctx: StageContext) -> dict[str, Any]:
 UPDATE_STAGES: tuple[Stage, ...] = (
     Stage("posterior_update", SIMULATION_QUEUE, _posterior_update, (POSTERIOR_RESULT,)),
     Stage("posterior_decision", PIPELINE_QUEUE, _posterior_decision, (POSTERIOR_DECISION,)),
-    Stage("posterior_report", PIPELINE_QUEUE, report_generation,
-          ("reports/validation_report.md", "reports/analysis_report.pdf", "validation_summary.json")),
+    Stage("posterior_report", PIPELINE_QUEUE, report_generation, REPORTS, reads_calibration=True),
 )
-UPDATE_STAGE_NAMES = tuple(stage.name for stage in UPDATE_STAGES)
 #: The stage whose success makes the posterior decision available to TractionBuild.
 POSTERIOR_DECISION_STAGE = "posterior_decision"

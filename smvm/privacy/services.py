@@ -198,6 +198,8 @@ def _erase(db: Database, settings: Settings, scope: str, subject: str, where: st
             # run_id without a key (the API audit_log) are security records holding no request content: kept.
             for table, column in _tables_referencing_runs(cur):
                 cur.execute(f'DELETE FROM {table} WHERE "{column}" = ANY(%s)', (run_ids,))
+            # The calibration ledger outlives retention without a key, but it holds what the client observed.
+            cur.execute("DELETE FROM calibration_records WHERE run_id = ANY(%s)", (run_ids,))
             cur.execute("DELETE FROM runs WHERE run_id = ANY(%s)", (run_ids,))
         cur.execute(
             "INSERT INTO erasures (requested_by, scope, subject, runs_deleted, run_ids) VALUES (%s, %s, %s, %s, %s)"

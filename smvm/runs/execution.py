@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 from smvm import logs
 from smvm.features.services import stage_for
-from smvm.pipeline.stages import STAGES_BY_NAME, StageContext
+from smvm.pipeline.stages import StageContext
 from smvm.runs.services import RunStore
 from smvm.store.db import TRANSIENT_DB_ERRORS
 
@@ -85,12 +85,12 @@ _HEARTBEATS = _Heartbeats()
 def execute_stage(store: RunStore, run_id: str, stage_name: str, *, worker: str | None = None) -> str | None:
     """Run one attempt of ``stage_name`` for ``run_id`` if this caller wins the claim.
 
-    :returns: the next stage's name, ``""`` when the run completed, ``None`` when there is nothing to do
+    :returns: the next stage's name, ``""`` at the end of its track (the run completed, or its T0+30 update is
+        ready), ``None`` when there is nothing to do
         (a duplicate or stale message, a cancelled run, or this attempt was fenced out).
     :raises StageReleasedError: a transient failure; the stage is ENQUEUED again.
     :raises Exception: the stage's own permanent error, after the stage and run were marked FAILED.
     """
-    stage = STAGES_BY_NAME[stage_name]
     claimed = store.claim_stage(run_id, stage_name, worker=worker)
     if claimed is None:
         log.info("smvm.stage.skipped", extra={"run_id": run_id, "stage": stage_name})
@@ -99,7 +99,8 @@ def execute_stage(store: RunStore, run_id: str, stage_name: str, *, worker: str 
     stage = stage_for(run, stage_name)  # the mock variant for a sandbox run (smvm.features)
     # The run row's correlation id wins over the message header: sweeper re-enqueues carry no header.
     logs.bind(correlation_id=run.get("correlation_id"), run_id=run_id, stage=stage_name, attempt=attempt)
-    context = StageContext(run=run, request=run["request"], run_dir=store.run_directory(run))
+    context = StageContext(run=run, request=run["request"], run_dir=store.run_directory(run),
+                           calibration=store.calibration() if stage.reads_calibration else None)
     started = time.monotonic()
     with _HEARTBEATS.beating(store, run_id, stage_name, attempt):
         try:

@@ -7,6 +7,7 @@ from typing import Any
 
 from marshmallow import INCLUDE, Schema, fields, post_load, validate
 
+from smvm.intake.observations import ObservationsSchema
 from smvm.intake.schemas import SAFE_PROJECT_ID, Text
 from smvm.runs.models import RUN_STATUSES
 
@@ -26,11 +27,11 @@ class CompleteSchema(Schema):
 
     completed_by = Text(max_length=254, load_default=None, allow_none=True)
     notes = Text(max_length=5000, load_default=None, allow_none=True)
-    observed_metrics = fields.Dict(
-        keys=fields.String(validate=[validate.Length(min=1, max=64), validate.Regexp(r"^[A-Za-z0-9_.-]+$")]),
-        values=fields.Float(allow_nan=False, validate=validate.Range(min=-1e15, max=1e15)),
-        load_default=dict,
-        validate=validate.Length(max=50),
+    observed_metrics = fields.Nested(
+        ObservationsSchema, load_default=None, allow_none=True,
+        metadata={"description": "What the first weeks on the market showed. When it holds paying_customers, "
+                                 "churned_customers, mrr or acquisition_spend on a COMPLETED run, the posterior "
+                                 "update starts (status: posterior)."},
     )
     deliverables_accepted = StrictBoolean(load_default=None, allow_none=True)
 

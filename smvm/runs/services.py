@@ -13,14 +13,18 @@ from typing import Any
 
 import psycopg2.extras
 
-from smvm import __version__, logs
+from smvm import __version__, gate, logs
 from smvm.artifacts import RunDirectory, dump_json
+from smvm.calibration import records
 from smvm.config import Settings
 from smvm.crypto.services import cipher_for, open_request, seal_request
 from smvm.errors import InvalidTransitionError, RunConflictError, RunNotFoundError
 from smvm.ids import new_run_id, seed_from_run_id, validation_id_for
+from smvm.intake.observations import predictable
 from smvm.intake.services import fingerprint, validate_idea
-from smvm.pipeline.stages import DECISION_STAGE, STAGES, STAGES_BY_NAME
+from smvm.pipeline import tracks
+from smvm.pipeline.stages import DECISION_STAGE, STAGES
+from smvm.pipeline.update_stages import POSTERIOR_DECISION_STAGE, UPDATE_STAGES
 from smvm.runs import models
 from smvm.store.db import Database
 from smvm.webhooks.services import Outbox
@@ -32,7 +36,7 @@ _RUN_COLUMNS = (
     "run_id, validation_id, project_id, status, request, response, validation, seed, run_dir, correlation_id,"
     " callback_url, current_stage, recommendation, confidence, completion, finalization, error, created_at,"
     " updated_at, started_at, completed_at, validated_at, finalized_at, estimated_completion, deadline_at,"
-    " persisted_at, tractionbuild_reference"
+    " persisted_at, tractionbuild_reference, posterior"
 )
 
 
@@ -46,6 +50,13 @@ def isoformat(value: dt.datetime | None) -> str | None:
     return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
 
 
+#: Run statuses in which a stage of each track may run: the pipeline's while the run is active; the T0+30 update's
+#: once the run completed (and after finalize, should TractionBuild finalize while the update is still running).
+_RUN_STATUSES_FOR = {False: models.ACTIVE_STATUSES, True: (models.COMPLETED, models.FINALIZED)}
+#: SQL: the stages the sweeper watches (a pipeline stage of an active run, an update stage of a finished run).
+_MOVING = ("(r.status IN ('INITIATED', 'RUNNING')"
+           " OR (s.position >= %(first_update)s AND r.status IN ('COMPLETED', 'FINALIZED')))")
+
 _ACTIONS = {models.FINALIZED: "finalized", models.CANCELLED: "cancelled", models.COMPLETED: "marked complete",
             models.INCOMPLETE: "marked complete"}
 
@@ -58,6 +69,34 @@ def _refusal(status: str, target: str) -> str:
     if not models.RUN_TRANSITIONS.get(status):
         return f"The run is already {status.lower()}; it can no longer be {action}."
     return f"The run is {status}; it cannot be {action} now."
+
+
+def _client_part(stored: dict[str, Any] | None, payload: dict[str, Any]) -> dict[str, Any]:
+    """What the client sent, out of a stored finalization that also holds SMVM's side."""
+    return {key: (stored or {}).get(key) for key in payload}
+
+
+def update_status(stages: list[dict[str, Any]]) -> str | None:
+    """The T0+30 update's state from its stage rows: ``running``, ``ready``, ``failed``, or ``None`` if never started."""
+    update = [stage for stage in stages if tracks.is_update(stage["name"])]
+    if not update:
+        return None
+    if any(stage["status"] == models.STAGE_FAILED for stage in update):
+        return "failed"
+    return "ready" if all(stage["status"] == models.STAGE_SUCCEEDED for stage in update) else "running"
+
+
+def final_word(run: dict[str, Any], stages: list[dict[str, Any]]) -> dict[str, Any]:
+    """SMVM's final word on a run, said which decision it is and where the update stands."""
+    posterior = run.get("posterior") or {}
+    return {
+        "recommendation": gate.final_recommendation(run),
+        "confidence": posterior.get("confidence", run.get("confidence")),
+        "source": gate.recommendation_source(run),
+        "prior_recommendation": run.get("recommendation"),
+        "verdict_probabilities": posterior.get("verdict_probabilities"),
+        "update": update_status(stages),
+    }
 
 
 def estimate_seconds(configuration: dict[str, Any]) -> float:
@@ -219,6 +258,11 @@ class RunStore:
     def stages(self, run_id: str) -> list[dict[str, Any]]:
         with self.db.transaction() as cur:
             return self._stages(cur, run_id)
+
+    def calibration(self) -> dict[str, Any]:
+        """The calibration ledger's coverage overall, by domain and by metric (:func:`smvm.calibration.ledger.summarise`)."""
+        with self.db.transaction() as cur:
+            return records.coverage(cur)
 
     def artifacts(self, run_id: str) -> dict[str, str]:
         with self.db.transaction() as cur:
@@ -402,11 +446,13 @@ class RunStore:
         self, cur: Any, pending: _Pending, run_id: str, stage_name: str, worker: str | None
     ) -> tuple[dict[str, Any], int] | None:
         now = utcnow()
+        update = tracks.is_update(stage_name)
         run = self._load_run(cur, run_id, lock=True)
-        if run is None or run["status"] not in models.ACTIVE_STATUSES:
+        if run is None or run["status"] not in _RUN_STATUSES_FOR[update]:
             return None
         pending.run_dir = self.run_directory(run)
-        if run["deadline_at"] is not None and now > run["deadline_at"]:
+        # The deadline is the T0 pipeline's; the update starts weeks later and is bounded by its own attempts.
+        if not update and run["deadline_at"] is not None and now > run["deadline_at"]:
             self._expire(cur, pending, run)
             return None
         stages = self._stages(cur, run_id)
@@ -469,7 +515,8 @@ class RunStore:
                 " result = %s, last_error = NULL WHERE run_id = %s AND name = %s AND attempt = %s AND status = 'RUNNING'",
                 (now, now, duration_ms, psycopg2.extras.Json(summary), run_id, stage_name, attempt),
             )
-            if cur.rowcount != 1 or run["status"] not in models.ACTIVE_STATUSES:
+            update = tracks.is_update(stage_name)
+            if cur.rowcount != 1 or run["status"] not in _RUN_STATUSES_FOR[update]:
                 return None
             for path, sha in artifacts.items():
                 size = (pending.run_dir.path / path).stat().st_size
@@ -488,22 +535,36 @@ class RunStore:
                     cur, run, recommendation=summary.get("recommendation"), confidence=summary.get("confidence")
                 )
                 self._event(cur, pending, run, "DECISION_READY", stage=stage_name, data=summary)
-            position = STAGES.index(STAGES_BY_NAME[stage_name])
-            if position + 1 < len(STAGES):
-                next_stage = STAGES[position + 1].name
+            if stage_name == POSTERIOR_DECISION_STAGE:
+                records.insert(cur, run, summary.get("ledger") or [])
+            next_stage = tracks.next_stage(stage_name)
+            stages = None
+            if next_stage:
                 cur.execute(
                     "UPDATE stages SET status = 'ENQUEUED', enqueued_at = %s WHERE run_id = %s AND name = %s"
                     " AND status = 'PENDING'",
                     (now, run_id, next_stage),
                 )
-                stages = None
+            elif update:
+                self._posterior_ready(cur, pending, run, stage_name)
+                stages = self._stages(cur, run_id)
             else:
-                next_stage = ""
                 self._set_run(cur, run, status=models.COMPLETED, completed_at=now, current_stage=None)
                 self._event(cur, pending, run, "RUN_COMPLETED")
                 stages = self._stages(cur, run_id)
             pending.snapshot = self._snapshot(run, stages)
         return next_stage
+
+    def _posterior_ready(self, cur: Any, pending: _Pending, run: dict[str, Any], stage_name: str) -> None:
+        """The update's last stage succeeded: the posterior decision, its reports and the ledger are all written, so
+        the gate, the results, finalize and TractionBuild switch to it together."""
+        cur.execute("SELECT result FROM stages WHERE run_id = %s AND name = %s", (run["run_id"], POSTERIOR_DECISION_STAGE))
+        decided = cur.fetchone()["result"]
+        posterior = {key: decided.get(key) for key in
+                     ("recommendation", "confidence", "verdict_probabilities", "prior_recommendation", "changed")}
+        posterior["ready_at"] = isoformat(utcnow())
+        self._set_run(cur, run, posterior=posterior, current_stage=None)
+        self._event(cur, pending, run, "POSTERIOR_READY", stage=stage_name, data=posterior)
 
     def release_stage(self, run_id: str, stage_name: str, attempt: int, error: str) -> bool:
         """Hand a stage back after a transient failure so it can be re-enqueued; fenced by attempt."""
@@ -523,7 +584,7 @@ class RunStore:
     def fail_stage(self, run_id: str, stage_name: str, attempt: int, error: str) -> bool:
         """Fail a stage permanently and the run with it; fenced by attempt."""
         with self._locked_run(run_id) as (cur, run, pending):
-            if run is None or run["status"] not in models.ACTIVE_STATUSES:
+            if run is None or run["status"] not in _RUN_STATUSES_FOR[tracks.is_update(stage_name)]:
                 return False
             cur.execute(
                 "SELECT attempt, status FROM stages WHERE run_id = %s AND name = %s FOR UPDATE", (run_id, stage_name)
@@ -535,6 +596,9 @@ class RunStore:
         return True
 
     def _fail(self, cur: Any, pending: _Pending, run: dict[str, Any], stage_name: str, attempt: int, error: str) -> None:
+        if tracks.is_update(stage_name):
+            self._fail_update(cur, pending, run, stage_name, attempt, error)
+            return
         cur.execute(
             "UPDATE stages SET status = 'FAILED', finished_at = now(), last_error = %s WHERE run_id = %s AND name = %s",
             (error[:2000], run["run_id"], stage_name),
@@ -546,6 +610,24 @@ class RunStore:
         self._set_run(cur, run, status=models.FAILED, error={"stage": stage_name, "message": error[:2000]})
         self._event(cur, pending, run, "STAGE_FAILED", stage=stage_name, attempt=attempt, data={"error": error[:500]})
         self._event(cur, pending, run, "RUN_FAILED", stage=stage_name)
+        pending.snapshot = self._snapshot(run, self._stages(cur, run["run_id"]))
+
+    def _fail_update(self, cur: Any, pending: _Pending, run: dict[str, Any], stage_name: str, attempt: int,
+                     error: str) -> None:
+        """A failed update ends the update only: the run keeps its status and its T0 decision, which stays SMVM's
+        recommendation (a later PUT complete cannot restart it: the observations are recorded once)."""
+        cur.execute(
+            "UPDATE stages SET status = 'FAILED', finished_at = now(), last_error = %s WHERE run_id = %s AND name = %s",
+            (error[:2000], run["run_id"], stage_name),
+        )
+        cur.execute(
+            "UPDATE stages SET status = 'CANCELLED' WHERE run_id = %s AND position >= %s"
+            " AND status IN ('PENDING', 'ENQUEUED')",
+            (run["run_id"], tracks.FIRST_UPDATE_POSITION),
+        )
+        self._set_run(cur, run, current_stage=None)
+        self._event(cur, pending, run, "STAGE_FAILED", stage=stage_name, attempt=attempt, data={"error": error[:500]})
+        self._event(cur, pending, run, "POSTERIOR_FAILED", stage=stage_name, data={"error": error[:500]})
         pending.snapshot = self._snapshot(run, self._stages(cur, run["run_id"]))
 
     def _expire(self, cur: Any, pending: _Pending, run: dict[str, Any]) -> None:
@@ -560,8 +642,20 @@ class RunStore:
 
     # -- client transitions ---------------------------------------------------------------------------------
 
-    def _transition(self, found: dict[str, Any], target: str, kind: str, changes: dict[str, Any]) -> dict[str, Any]:
-        """Apply a client transition to a run already looked up; the status is checked again under the row lock."""
+    def _transition(
+        self,
+        found: dict[str, Any],
+        target: str,
+        kind: str,
+        changes: dict[str, Any] | Callable[[Any, dict[str, Any]], dict[str, Any]],
+        *,
+        also: Callable[[Any, dict[str, Any]], None] | None = None,
+    ) -> dict[str, Any]:
+        """Apply a client transition to a run already looked up; the status is checked again under the row lock.
+
+        :param changes: the columns to set, or a function of the cursor and the locked run returning them.
+        :param also: more writes in the same transaction, given the cursor and the run.
+        """
         run_id = found["run_id"]
         with self._locked_run(run_id) as (cur, run, pending):
             if run is None:  # erased between the lookup and the lock
@@ -577,41 +671,76 @@ class RunStore:
                     "UPDATE stages SET status = 'CANCELLED' WHERE run_id = %s AND status IN ('PENDING', 'ENQUEUED', 'RUNNING')",
                     (run_id,),
                 )
+            if callable(changes):
+                changes = changes(cur, run)
             self._set_run(cur, run, status=target, **changes)
+            if also is not None:
+                also(cur, run)
             self._event(cur, pending, run, kind, data={k: v for k, v in changes.items() if isinstance(v, dict)})
             pending.snapshot = self._snapshot(run, self._stages(cur, run_id))
         return run
 
-    def mark_complete(self, identifier: str, payload: dict[str, Any]) -> dict[str, Any]:
-        """T0+30: the client considers validation complete; store what it sent and freeze the results.
+    def mark_complete(self, identifier: str, payload: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+        """T0+30: the client considers validation complete; store what it sent and, when it observed something the
+        model predicts on a run with a decision, start the posterior update (its stage rows, first one ENQUEUED).
 
+        :returns: ``(run, update_started)``; publish the update's first stage only when ``update_started``, after
+            this returns.
         :raises InvalidTransitionError: before the pipeline finished, after finalization, or when already marked
             complete with a different payload (the same payload again is a no-op).
         """
         run = self.resolve(identifier)
         if run["validated_at"] is not None:
             if run["completion"] == payload:
-                return run
+                return run, False
             raise InvalidTransitionError(
                 "validation already marked complete with a different payload", run_id=run["run_id"],
                 details={"status": run["status"], "validated_at": isoformat(run["validated_at"])},
             )
         if run["status"] not in (models.COMPLETED, models.INCOMPLETE):
             self._refuse(run, "complete")
-        return self._transition(
-            run, run["status"], "RUN_VALIDATED", {"completion": payload, "validated_at": utcnow()}
+        started: list[bool] = []
+
+        def start_update(cur: Any, locked: dict[str, Any]) -> None:
+            if locked["status"] == models.COMPLETED and locked["recommendation"] is not None \
+                    and predictable(payload.get("observed_metrics")):
+                self._insert_update_stages(cur, locked["run_id"])
+                started.append(True)
+
+        run = self._transition(run, run["status"], "RUN_VALIDATED", {"completion": payload, "validated_at": utcnow()},
+                               also=start_update)
+        return run, bool(started)
+
+    def _insert_update_stages(self, cur: Any, run_id: str) -> None:
+        now = utcnow()
+        psycopg2.extras.execute_values(
+            cur,
+            "INSERT INTO stages (run_id, name, position, queue, status, enqueued_at) VALUES %s"
+            " ON CONFLICT (run_id, name) DO NOTHING",
+            [(run_id, stage.name, tracks.POSITIONS[stage.name], stage.queue,
+              models.STAGE_ENQUEUED if index == 0 else models.STAGE_PENDING, now if index == 0 else None)
+             for index, stage in enumerate(UPDATE_STAGES)],
         )
 
     def finalize(self, identifier: str, payload: dict[str, Any]) -> dict[str, Any]:
-        """T32: record the go/no-go; terminal.
+        """T32: SMVM's final recommendation (the posterior one where observations updated it, else the T0 one), with
+        TractionBuild's go/no-go recorded beside it and any disagreement flagged; terminal.
 
         :raises InvalidTransitionError: unless the run is COMPLETED or INCOMPLETE (a repeat with the same payload
             returns the finalized run).
         """
         run = self.resolve(identifier)
-        if run["status"] == models.FINALIZED and run["finalization"] == payload:
+        if run["status"] == models.FINALIZED and _client_part(run["finalization"], payload) == payload:
             return run
-        return self._transition(run, models.FINALIZED, "RUN_FINALIZED", {"finalization": payload, "finalized_at": utcnow()})
+
+        def record(cur: Any, locked: dict[str, Any]) -> dict[str, Any]:
+            smvm = final_word(locked, self._stages(cur, locked["run_id"]))
+            said = payload.get("decision")
+            agrees = None if said is None or smvm["recommendation"] is None else \
+                said == gate.GO_WORDS[smvm["recommendation"]]
+            return {"finalization": {**payload, "smvm": smvm, "agrees": agrees}, "finalized_at": utcnow()}
+
+        return self._transition(run, models.FINALIZED, "RUN_FINALIZED", record)
 
     def cancel(self, identifier: str, reason: str | None) -> dict[str, Any]:
         run = self.resolve(identifier)
@@ -645,18 +774,20 @@ class RunStore:
             if queue_depths is not None:
                 cur.execute(
                     "SELECT s.queue, count(*) AS enqueued FROM stages s JOIN runs r USING (run_id)"
-                    " WHERE r.status IN ('INITIATED', 'RUNNING') AND s.status = 'ENQUEUED' GROUP BY s.queue"
+                    f" WHERE {_MOVING} AND s.status = 'ENQUEUED' GROUP BY s.queue",
+                    {"first_update": tracks.FIRST_UPDATE_POSITION},
                 )
                 waiting_on = [row["queue"] for row in cur.fetchall()
                               if queue_depths.get(row["queue"], 0) >= row["enqueued"]]
             cur.execute(
                 "SELECT s.run_id, s.name, CASE WHEN s.status = 'ENQUEUED' THEN 'unstarted' ELSE 'stale_heartbeat' END"
                 " AS reason FROM stages s JOIN runs r USING (run_id)"
-                " WHERE r.status IN ('INITIATED', 'RUNNING') AND ("
-                "  (s.status = 'ENQUEUED' AND s.enqueued_at < %s AND NOT s.queue = ANY(%s::text[]))"
-                "  OR (s.status = 'RUNNING' AND coalesce(s.heartbeat_at, s.started_at) < %s))"
+                f" WHERE {_MOVING} AND ("
+                "  (s.status = 'ENQUEUED' AND s.enqueued_at < %(unstarted)s AND NOT s.queue = ANY(%(waiting)s::text[]))"
+                "  OR (s.status = 'RUNNING' AND coalesce(s.heartbeat_at, s.started_at) < %(stale)s))"
                 " ORDER BY s.enqueued_at LIMIT 500",
-                (unstarted, waiting_on, stale),
+                {"unstarted": unstarted, "waiting": waiting_on, "stale": stale,
+                 "first_update": tracks.FIRST_UPDATE_POSITION},
             )
             rows = [(row["run_id"], row["name"], row["reason"]) for row in cur.fetchall()]
             if rows:

@@ -7,18 +7,28 @@ from typing import Any
 from smvm import gate
 from smvm.artifacts import PUBLIC_ARTIFACTS, RunDirectory
 from smvm.errors import ArtifactNotFoundError
+from smvm.gate import GO_WORDS
+from smvm.pipeline import tracks
 from smvm.pipeline.stages import STAGE_NAMES
+from smvm.pipeline.update_stages import POSTERIOR_DECISION
 from smvm.runs import models
-from smvm.runs.services import isoformat
+from smvm.runs.services import final_word, isoformat, update_status
 
 _ARTIFACT_NAMES = {path: name for name, path in PUBLIC_ARTIFACTS.items()}
-#: SMVM's recommendation in TractionBuild's lower-case words.
-GO_WORDS = {"GO": "go", "PIVOT": "pivot", "KILL": "no_go"}
 
 
 def progress(stages: list[dict[str, Any]]) -> float:
-    done = sum(stage["status"] == models.STAGE_SUCCEEDED for stage in stages)
+    """The T0 pipeline's progress; the T0+30 update has its own (``posterior``)."""
+    done = sum(stage["status"] == models.STAGE_SUCCEEDED for stage in stages if not tracks.is_update(stage["name"]))
     return round(done / len(STAGE_NAMES), 4)
+
+
+def posterior_view(run: dict[str, Any], stages: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """Where the T0+30 update stands, and its decision once ready; ``None`` when no observations started one."""
+    status = update_status(stages)
+    if status is None:
+        return None
+    return {"status": status, **(run.get("posterior") or {})}
 
 
 def status_view(run: dict[str, Any], stages: list[dict[str, Any]]) -> dict[str, Any]:
@@ -48,6 +58,7 @@ def status_view(run: dict[str, Any], stages: list[dict[str, Any]]) -> dict[str, 
         ],
         "recommendation": run["recommendation"],
         "confidence": run["confidence"],
+        "posterior": posterior_view(run, stages),
         "estimated_completion": isoformat(run["estimated_completion"]),
         "created_at": isoformat(run["created_at"]),
         "updated_at": isoformat(run["updated_at"]),
@@ -78,9 +89,11 @@ def results_view(
     """
     decision = _read_optional(run_dir, "outputs/decision.output.json")
     summary = _read_optional(run_dir, "validation_summary.json")
+    # Only once the whole update is ready: a posterior decision whose reports are still being written is not news.
+    posterior_decision = _read_optional(run_dir, POSTERIOR_DECISION) if run.get("posterior") else None
     finished = run["status"] in (models.COMPLETED, models.FINALIZED)
-    decided = gate.gate_decision(run["status"], (decision or {}).get("recommendation") or run["recommendation"])
-    for document in (decision, summary):
+    decided = gate.run_gate({**run, "recommendation": run["recommendation"] or (decision or {}).get("recommendation")})
+    for document in (decision, posterior_decision, summary):
         if isinstance(document, dict) and "gate_decision" in document:
             document["gate_decision"] = decided
     return {
@@ -93,6 +106,8 @@ def results_view(
         "gate_decision": decided,
         "validation_results": run["validation"],
         "decision": decision,
+        "posterior_decision": posterior_decision,
+        "final_recommendation": final_word(run, stages),
         "summary": summary,
         "completion": run["completion"],
         "finalization": run["finalization"],
@@ -112,11 +127,20 @@ def artifact_url(base_url: str, run_id: str, name: str) -> str:
     return f"{base_url.rstrip('/')}/api/v1/validation/{run_id}/artifacts/{name}"
 
 
-def gate_view(run: dict[str, Any], decision: dict[str, Any] | None) -> dict[str, Any]:
+def gate_documents(run: dict[str, Any], run_dir: RunDirectory) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """The decision documents the gate reads: the T0 one once decided, the posterior one once its update is ready."""
+    decision = _read_optional(run_dir, "outputs/decision.output.json") if run["recommendation"] is not None else None
+    posterior = _read_optional(run_dir, POSTERIOR_DECISION) if run.get("posterior") else None
+    return decision, posterior
+
+
+def gate_view(run: dict[str, Any], decision: dict[str, Any] | None,
+              posterior_decision: dict[str, Any] | None = None) -> dict[str, Any]:
     """The T0+3 CrewController gate, in SMVM's and TractionBuild's field names.
 
     ``gate_decision`` comes from :func:`smvm.gate.gate_decision`: GO and PIVOT proceed (PIVOT with its critical
     success factors as requirements), KILL, FAILED and CANCELLED reject, anything still running or INCOMPLETE holds.
+    Once the T0+30 update is ready, ``posterior_decision`` answers (``source`` says which decision it is).
     """
     status = run["status"]
     base: dict[str, Any] = {
@@ -125,12 +149,16 @@ def gate_view(run: dict[str, Any], decision: dict[str, Any] | None) -> dict[str,
         "status": status,
         "estimated_completion": isoformat(run["estimated_completion"]),
     }
+    source = "posterior" if posterior_decision is not None and decision is not None else "prior"
+    if source == "posterior":
+        decision = {**decision, **posterior_decision}  # type: ignore[dict-item]
     recommendation = decision["recommendation"] if decision is not None else None
     decided = gate.gate_decision(status, recommendation)
     if status in (models.COMPLETED, models.FINALIZED) and decision is not None:
         passed = gate.can_progress(decided)
         return {
             **base,
+            "source": source,
             "can_progress": passed,
             "passed": passed,
             "recommendation": recommendation,
@@ -185,10 +213,19 @@ def run_summary(run: dict[str, Any]) -> dict[str, Any]:
 
 
 def finalization_view(run: dict[str, Any], stages: list[dict[str, Any]]) -> dict[str, Any]:
-    """T32's answer: the client's go/no-go when it sent one, else SMVM's recommendation in the client's words."""
+    """T32's answer: SMVM's final recommendation (posterior where observations updated it, said which), in
+    TractionBuild's words and SMVM's, with TractionBuild's recorded decision beside it and whether the two disagree.
+
+    What SMVM said is read from the finalization as recorded, so a repeat answers the same even if an update
+    finished since."""
     finalization = run["finalization"] or {}
+    smvm = finalization.get("smvm") or final_word(run, stages)
+    recommendation = smvm["recommendation"]
     return status_view(run, stages) | {
         "finalization": run["finalization"],
-        "final_recommendation": finalization.get("decision") or GO_WORDS.get(run["recommendation"] or ""),
-        "smvm_recommendation": run["recommendation"],
+        "final_recommendation": GO_WORDS.get(recommendation or ""),
+        "smvm_recommendation": recommendation,
+        "recommendation_source": smvm["source"],
+        "tractionbuild_decision": finalization.get("decision"),
+        "disagreement": finalization.get("agrees") is False,
     }

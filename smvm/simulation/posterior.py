@@ -5,8 +5,9 @@ what the client would observe over the window (customers, churned customers, MRR
 observations, each world is weighted by their likelihood under it (importance sampling of the prior's own worlds, the
 anchors' "weight the prior's simulated worlds by the likelihood of what was observed"): counts are negative binomial
 around the world's expectation (Poisson noise plus the model's own misfit), money lognormal around it. The posterior
-verdict is the weighted middle world's; inputs the observations speak to count as measured, not benchmarks, when a
-world's verdict is checked. When the observations sit far out in the prior's tail, the effective sample size
+verdict is the weighted middle world's; inputs the observations pinned down (their range narrowed or moved, see
+PINNED_SPREAD and PINNED_SHIFT) count as measured, not benchmarks, when a world's verdict is checked: an observation
+consistent with every world says nothing about an input, and must not end the benefit of the doubt its benchmark got. When the observations sit far out in the prior's tail, the effective sample size
 collapses: the likelihood is then tempered (raised to the power that keeps MIN_ESS worlds), and the report says so.
 """
 
@@ -20,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from smvm.decision import rules
+from smvm.intake.observations import given, predictable
 from smvm.simulation.engine import simulate
 from smvm.simulation.execution import Plan, pool_for
 from smvm.simulation.worlds import MAX_WORLD_BLOCKS, WORLD_BLOCK, block_draws, block_size, classify_worlds
@@ -48,6 +50,10 @@ UNUSED = {
     "survey": "willingness to pay is set at T0; re-run with evidence.wtp_survey to use it",
 }
 REPORT_QUANTILES = (10, 50, 90)
+#: An input counts as measured once the observations leave its P10-P90 range at most this share of the prior's...
+PINNED_SPREAD = 0.8
+#: ...or move its median by at least this share of the prior's P10-P90 range.
+PINNED_SHIFT = 0.25
 
 
 def _negbin_logpmf(y: float, mu: np.ndarray, phi: float = COUNT_DISPERSION) -> np.ndarray:
@@ -150,8 +156,8 @@ def update(config: dict[str, Any], observations: dict[str, Any], *, threads: int
 
     :raises ValueError: if nothing observed is something the model predicts.
     """
-    observed = {k: v for k, v in observations.items() if v is not None}
-    usable = [name for name in (*COUNT_OUTPUTS, *MONEY_OUTPUTS) if name in observed]
+    observed = given(observations)
+    usable = predictable(observed)
     if not usable:
         raise ValueError("no observation the model can predict: send paying_customers, churned_customers, mrr or "
                          "acquisition_spend")
@@ -161,15 +167,16 @@ def update(config: dict[str, Any], observations: dict[str, Any], *, threads: int
     plan = Plan(cfg)
     pool = pool_for(max(1, int(threads if threads is not None else cfg.get("execution", {}).get("threads", 1))))
     prior_spec = cfg["verdict"]
-    measured = {name for metric in usable for name in INFORMS[metric]}
-    spec = {**prior_spec, "grades": {k: ("measured" if k in measured and g == "benchmark" else g)
-                                     for k, g in prior_spec["grades"].items()}}
     blocks = _simulate_blocks(plan, pool)
     outputs = {k: np.concatenate([b["out"][k] for b in blocks]) for k in blocks[0]["out"] if k != "monthly"}
     xs = {k: np.concatenate([b["x"][k] for b in blocks]) for k in blocks[0]["x"]}
     loglik = log_likelihoods(outputs, observed)
     total = np.sum(list(loglik.values()), axis=0)
     weights, beta, ess = tempered_weights(total)
+    inputs = _inputs(xs, weights, usable)
+    measured = {row["input"] for row in inputs if row["pinned"]}
+    spec = {**prior_spec, "grades": {k: ("measured" if k in measured and g == "benchmark" else g)
+                                     for k, g in prior_spec["grades"].items()}}
     prior_cls = [classify_worlds(plan, prior_spec, b["out"], b["x"], b["z"], pool) for b in blocks]
     post_cls = [classify_worlds(plan, spec, b["out"], b["x"], b["z"], pool) for b in blocks]
     prior_classes = np.concatenate([c["classes"] for c in prior_cls])
@@ -197,7 +204,8 @@ def update(config: dict[str, Any], observations: dict[str, Any], *, threads: int
                       "borderline": runner_p >= rules.BORDERLINE_RUNNER_UP,
                       "runner_up": {"verdict": runner, "probability": runner_p}},
         "moved_most": _moved_most(loglik, classes, prior_classes),
-        "inputs": _inputs(xs, weights, usable),
+        "inputs": inputs,
+        "measured": sorted(measured & {k for k, g in prior_spec["grades"].items() if g == "benchmark"}),
         "outputs": _outputs(outputs, weights),
         "fans": _fans(blocks[0], weights[:blocks[0]["n"]]),
         "predictive": {name: {"observed": float(observed[name]), "pit": predictive_pit(outputs, name, float(observed[name])),
@@ -238,12 +246,20 @@ def _inputs(xs: dict[str, np.ndarray], weights: np.ndarray, usable: list[str]) -
     for name in dict.fromkeys(n for metric in usable for n in INFORMS[metric]):
         if name not in xs:
             continue
+        prior = dict(zip(("p10", "p50", "p90"), weighted_quantiles(xs[name], uniform, REPORT_QUANTILES), strict=True))
+        post = dict(zip(("p10", "p50", "p90"), weighted_quantiles(xs[name], weights, REPORT_QUANTILES), strict=True))
         rows.append({"input": name, "observations": [m for m in usable if name in INFORMS[m]],
-                     "prior": dict(zip(("p10", "p50", "p90"), weighted_quantiles(xs[name], uniform, REPORT_QUANTILES),
-                                       strict=True)),
-                     "posterior": dict(zip(("p10", "p50", "p90"), weighted_quantiles(xs[name], weights,
-                                                                                     REPORT_QUANTILES), strict=True))})
+                     "prior": prior, "posterior": post, "pinned": _pinned(prior, post)})
     return rows
+
+
+def _pinned(prior: dict[str, float], post: dict[str, float]) -> bool:
+    """Whether the observations told us about an input: its range narrowed, or its median moved, materially."""
+    spread = prior["p90"] - prior["p10"]
+    if spread <= 0:
+        return False
+    return (post["p90"] - post["p10"] <= PINNED_SPREAD * spread
+            or abs(post["p50"] - prior["p50"]) >= PINNED_SHIFT * spread)
 
 
 def _outputs(outputs: dict[str, np.ndarray], weights: np.ndarray) -> dict[str, Any]:

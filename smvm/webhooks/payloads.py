@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from smvm import gate
+from smvm.pipeline import tracks
 from smvm.pipeline.stages import STAGE_NAMES
 from smvm.runs.models import ACTIVE_STATUSES, CALLBACK_STATUS, COMPLETED, FINALIZED
 
@@ -14,6 +15,10 @@ PAYLOAD_VERSION = "1"
 
 #: Events that are bookkeeping, not news for the client (a retry is still the same stage step).
 SILENT_EVENTS = frozenset({"STAGE_RETRY"})
+#: Events that carry a decision TractionBuild acts on: the T0 one, and the posterior one after T0+30 observations.
+#: Both go out as ``status: DECISION_READY`` (the contract's handler reads that), told apart by ``event`` and
+#: ``decision.source``.
+DECISION_EVENTS = frozenset({"DECISION_READY", "POSTERIOR_READY"})
 
 STEP_NAMES = {
     "idea_validation": "Validating the idea",
@@ -23,7 +28,18 @@ STEP_NAMES = {
     "market_simulation": "Simulating the market",
     "decision_analysis": "Analysing the decision",
     "report_generation": "Generating reports",
+    "posterior_update": "Updating the forecast with the first weeks' observations",
+    "posterior_decision": "Deciding again with the observations",
+    "posterior_report": "Rewriting the reports",
 }
+
+
+def is_news(event: dict[str, Any]) -> bool:
+    """Whether an event makes a callback. The T0+30 update's stage steps do not: the run is COMPLETED throughout,
+    and TractionBuild hears of the update once, when its decision is ready (or once, if it failed)."""
+    if event["kind"] in SILENT_EVENTS:
+        return False
+    return not (event["kind"].startswith("STAGE_") and tracks.is_update(event.get("stage") or ""))
 
 ALERT_SEVERITY = {
     "quality_warning": "warning",
@@ -57,7 +73,7 @@ def _identity(run: dict[str, Any]) -> dict[str, Any]:
 def progress(run: dict[str, Any], stages: list[dict[str, Any]]) -> float:
     if run["status"] in (COMPLETED, FINALIZED):
         return 1.0
-    done = sum(1 for stage in stages if stage["status"] == "SUCCEEDED")
+    done = sum(1 for stage in stages if stage["status"] == "SUCCEEDED" and not tracks.is_update(stage["name"]))
     return round(done / len(STAGE_NAMES), 4)
 
 
@@ -66,7 +82,8 @@ def build_update_v1(
 ) -> dict[str, Any]:
     """``POST {callback_url}/validation/update`` for one event.
 
-    :param decision: ``outputs/decision.output.json``; required for ``DECISION_READY`` events.
+    :param decision: ``outputs/decision.output.json`` for ``DECISION_READY`` events,
+        ``outputs/posterior.decision.json`` for ``POSTERIOR_READY``.
     """
     stage = event.get("stage") or run.get("current_stage")
     payload = {
@@ -74,7 +91,7 @@ def build_update_v1(
         "event": event["kind"],
         # The event's id: increases with every event of a run, so a receiver can tell a late update from a new one.
         "sequence": event["id"],
-        "status": "DECISION_READY" if event["kind"] == "DECISION_READY" else CALLBACK_STATUS[run["status"]],
+        "status": "DECISION_READY" if event["kind"] in DECISION_EVENTS else CALLBACK_STATUS[run["status"]],
         "run_status": run["status"],
         "progress": progress(run, stages),
         "current_stage": stage,
@@ -94,10 +111,10 @@ def build_update_v1(
     }
     if run["status"] not in ACTIVE_STATUSES:
         # Once the run stopped, every update says what GET /gate answers from now on (smvm.gate).
-        payload["gate_decision"] = gate.gate_decision(run["status"], run.get("recommendation"))
-    if event["kind"] == "DECISION_READY":
+        payload["gate_decision"] = gate.run_gate(run)
+    data = event.get("data") or {}
+    if event["kind"] in DECISION_EVENTS:
         decision = decision or {}
-        data = event.get("data") or {}
         recommendation = decision.get("recommendation", data.get("recommendation"))
         payload["decision"] = {
             "recommendation": recommendation,
@@ -108,7 +125,19 @@ def build_update_v1(
             "critical_success_factors": decision.get("critical_success_factors", []),
             "risk_assessment": decision.get("risk_assessment"),
             "key_factors": decision.get("key_factors"),
+            "source": "posterior" if event["kind"] == "POSTERIOR_READY" else "prior",
         }
+        if event["kind"] == "POSTERIOR_READY":
+            payload["decision"] |= {
+                "verdict_probabilities": decision.get("verdict_probabilities", data.get("verdict_probabilities")),
+                "prior_recommendation": data.get("prior_recommendation"),
+                "changed": data.get("changed"),
+                "why": decision.get("why"),
+                "moved_most": decision.get("moved_most"),
+            }
+    if event["kind"] == "POSTERIOR_FAILED":
+        payload["posterior"] = {"status": "failed", "error": data.get("error"),
+                                "recommendation_source": "prior"}
     if event["kind"] in ("RUN_FAILED", "STAGE_FAILED") and run.get("error"):
         payload["error"] = run["error"]
     return payload
@@ -169,7 +198,8 @@ def alerts_for_event(
     if kind == "RUN_INCOMPLETE":
         alerts.append(("timeline_slip", "the run passed its timeout and stopped with partial results",
                        {"reason": data.get("reason"), "deadline_at": _iso(run.get("deadline_at"))}))
-    elif kind in ("STAGE_COMPLETED", "RUN_COMPLETED") and run.get("estimated_completion") and run.get("created_at"):
+    elif kind in ("STAGE_COMPLETED", "RUN_COMPLETED") and not tracks.is_update(event.get("stage") or "") \
+            and run.get("estimated_completion") and run.get("created_at"):
         budget = (run["estimated_completion"] - run["created_at"]).total_seconds()
         elapsed = (now - run["created_at"]).total_seconds()
         if budget > 0 and elapsed > slip_factor * budget:
@@ -186,6 +216,8 @@ SYNC_FILES = {
     "simulation_results": "outputs/simulation.result.json",
     "personas_output": "outputs/personas.output.json",
     "competitors_output": "outputs/competitors.output.json",
+    # null until the client's T0+30 observations updated the decision
+    "posterior_decision": "outputs/posterior.decision.json",
     "run_metadata": "meta.json",
     "events_log": "events.jsonl",
 }

@@ -47,12 +47,32 @@ class DecisionSchema(OpenSchema):
     critical_success_factors = fields.List(fields.Raw(), required=True)
     risk_assessment = fields.Raw(allow_none=True, required=True)
     key_factors = fields.Raw(allow_none=True, required=True)
+    source = fields.String(required=True, validate=validate.OneOf(("prior", "posterior")), metadata={
+        "description": "prior: the T0 decision (event DECISION_READY); posterior: the decision after the client's "
+                       "T0+30 observations (event POSTERIOR_READY), which replaces it from then on"})
+    verdict_probabilities = fields.Dict(keys=fields.String(), values=fields.Float(), allow_none=True,
+                                        metadata={"description": "posterior only: P(GO), P(PIVOT), P(KILL)"})
+    prior_recommendation = fields.String(allow_none=True, validate=validate.OneOf(("GO", "PIVOT", "KILL")),
+                                         metadata={"description": "posterior only: the T0 verdict it replaces"})
+    changed = fields.Boolean(allow_none=True, metadata={"description": "posterior only: the verdict moved"})
+    why = fields.List(fields.String(), allow_none=True, metadata={"description": "posterior only: what moved it"})
+    moved_most = fields.List(fields.Raw(), allow_none=True, metadata={
+        "description": "posterior only: the observations that moved the verdict most, first the most"})
+
+
+class PosteriorFailureSchema(OpenSchema):
+    status = fields.String(required=True, validate=validate.Equal("failed"))
+    error = fields.String(allow_none=True, required=True)
+    recommendation_source = fields.String(required=True, validate=validate.Equal("prior"), metadata={
+        "description": "the T0 decision stays SMVM's recommendation"})
 
 
 class ValidationUpdateSchema(_Sent):
     """``POST {callback_url}/validation/update``: one per status change and stage step."""
 
-    event = fields.String(required=True, metadata={"description": "RUN_INITIATED, STAGE_STARTED, DECISION_READY, ..."})
+    event = fields.String(required=True, metadata={
+        "description": "RUN_INITIATED, STAGE_STARTED, DECISION_READY, ...; after PUT complete with observations: "
+                       "POSTERIOR_READY (status DECISION_READY, the updated decision) or POSTERIOR_FAILED"})
     sequence = fields.Integer(required=True, metadata={
         "description": "increases with every event of the run: keep the update with the highest sequence per run "
                        "(DECISION_READY is sent ahead of queued progress, and retries can arrive late)"})
@@ -64,7 +84,8 @@ class ValidationUpdateSchema(_Sent):
     stage_results = fields.Dict(keys=fields.String(), values=fields.Nested(StageResultSchema), required=True)
     estimated_completion = fields.String(allow_none=True, required=True)
     timestamp = fields.String(required=True, metadata={"description": "when the event happened (UTC, ISO 8601)"})
-    decision = fields.Nested(DecisionSchema, metadata={"description": "with DECISION_READY only"})
+    decision = fields.Nested(DecisionSchema, metadata={"description": "with status DECISION_READY only"})
+    posterior = fields.Nested(PosteriorFailureSchema, metadata={"description": "with POSTERIOR_FAILED only"})
     gate_decision = fields.String(validate=validate.OneOf(GATE_DECISIONS), metadata={
         "description": "once the run has stopped (completed, failed, incomplete, cancelled): what GET /gate answers"})
     error = fields.Dict(metadata={"description": "with RUN_FAILED and STAGE_FAILED"})

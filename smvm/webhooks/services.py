@@ -38,7 +38,10 @@ FIRST_CLAIM_EVENT = "RUN_STARTED"
 #: Updates a client acts on at once. Under a backlog of progress updates (a burst of runs) these and alerts are
 #: delivered first; every other update keeps its place, so a run's terminal update still arrives after its progress.
 #: Updates carry a ``sequence`` for receivers that keep only the newest (README).
-URGENT_EVENTS = frozenset({"DECISION_READY"})
+URGENT_EVENTS = frozenset({"DECISION_READY", "POSTERIOR_READY"})
+#: The decision document each decision event's update carries.
+_DECISION_DOCUMENTS = {"DECISION_READY": "outputs/decision.output.json",
+                       "POSTERIOR_READY": "outputs/posterior.decision.json"}
 
 #: A claimed delivery nobody finished (worker killed mid-request) becomes due again this long after its timeout.
 LEASE_MARGIN_SECONDS = 15.0
@@ -118,14 +121,15 @@ class Outbox:
         """Write this event's update and alerts; :returns: a function that publishes them, to call after commit."""
         callback_url = run.get("callback_url")
         # async_callbacks off (a feature flag): nothing is recorded, so nothing is ever sent; clients poll.
-        if not callback_url or event["kind"] in payloads.SILENT_EVENTS or not self.settings.async_callbacks:
+        if not callback_url or not payloads.is_news(event) or not self.settings.async_callbacks:
             return None
         cur.execute(
             "SELECT name, status, attempt, duration_ms, result FROM stages WHERE run_id = %s ORDER BY position",
             (run["run_id"],),
         )
         stages = list(cur.fetchall())
-        decision = self._decision(run) if event["kind"] == "DECISION_READY" else None
+        decision = self._decision(run, _DECISION_DOCUMENTS[event["kind"]]) if event["kind"] in _DECISION_DOCUMENTS \
+            else None
         update = payloads.build_update_v1(run, event, stages, decision)
         mock = (run.get("request") or {}).get("mode") == "mock"
         if mock:  # a sandbox run must never be mistaken for a real validation
@@ -176,12 +180,12 @@ class Outbox:
 
         return publish_created
 
-    def _decision(self, run: dict[str, Any]) -> dict[str, Any] | None:
+    def _decision(self, run: dict[str, Any], path: str) -> dict[str, Any] | None:
         try:
             run_dir = RunDirectory(
                 self.settings.runs_dir, run["project_id"], run["run_id"], cipher=cipher_for(self.settings)
             )
-            return run_dir.read_json("outputs/decision.output.json")
+            return run_dir.read_json(path)
         except (ArtifactNotFoundError, OSError, ValueError):
             log.warning("smvm.webhooks.decision_unreadable", extra={"run_id": run["run_id"]})
             return None

@@ -25,7 +25,7 @@ def settings_for(database_url: str, redis_url: str, runs_dir: Path, **overrides:
 def app_for(settings: Settings, enqueued: list[str] | None = None) -> Flask:
     """The real app factory; publishing is recorded instead of sent (no workers here)."""
     sink = enqueued if enqueued is not None else []
-    return create_app(settings, enqueue=sink.append)
+    return create_app(settings, enqueue=lambda run_id, from_stage=None: sink.append(run_id))
 
 
 def new_body(callback_url: str | None = None) -> dict[str, Any]:

@@ -223,3 +223,64 @@ def test_postgresql_restarted_mid_run(fault_stack, pg_cluster) -> None:
         assert kinds.count("DECISION_READY") == 1 and kinds.count("RUN_COMPLETED") == 1, (run_id, kinds)
     response = requests.get(stack.api(f"/validation/{run_ids[0]}/status"), timeout=10)
     assert response.status_code == 200 and response.json()["status"] == "COMPLETED"
+
+
+def _observe_strongly(stack: Stack, run_id: str) -> dict[str, Any]:
+    result = requests.get(stack.api(f"/validation/{run_id}/artifacts/simulation.result.json"), timeout=10).json()
+    customers, mrr = result["quantiles"]["obs_customers"], result["quantiles"]["obs_mrr"]
+    return {"observed_metrics": {"paying_customers": int(customers[96]) + 2, "mrr": round(mrr[96] * 1.1, 2)}}
+
+
+def test_sigkill_during_the_posterior_update(fault_stack) -> None:
+    """The T0+30 update's worker dies mid-stage: the run stays COMPLETED with its T0 decision answering, and the
+    sweeper finishes the update on a new worker."""
+    stack, db = fault_stack
+    worker = stack.processes["smvm.simulation"]
+    # The update takes about a second: a run whose update finished before the kill landed is tried again.
+    for attempt in range(3):
+        [run_id] = _submit(stack, 1, iterations=5_000, tag=f"POST{attempt}")
+        _wait_all_completed(stack, db, [run_id], timeout=90)
+        prior = requests.get(stack.api(f"/validation/{run_id}/gate"), timeout=10).json()
+        put = requests.put(stack.api(f"/validation/{run_id}/complete"), json=_observe_strongly(stack, run_id), timeout=10)
+        assert put.status_code == 200, put.text
+
+        def update_stage() -> dict[str, Any] | None:
+            rows = _query(db, "SELECT status, attempt FROM stages WHERE run_id = %s AND name = 'posterior_update'", run_id)
+            return rows[0] if rows and rows[0]["status"] in ("RUNNING", "SUCCEEDED") else None
+
+        seen = harness.wait_until(update_stage, timeout=60, interval=0.01, what=f"posterior_update started\n{stack.logs()}")
+        if seen["status"] == "RUNNING":
+            worker.kill()  # SIGKILL to the whole simulation worker group, mid-update
+            [row] = _query(db, "SELECT status, attempt FROM stages WHERE run_id = %s AND name = 'posterior_update'",
+                           run_id)
+            if row["status"] == "RUNNING":
+                break
+            worker = harness.celery_worker("smvm.simulation", stack.env, stack.log_dir, name=f"simulation-{attempt}").start()
+            stack.processes[f"simulation-{attempt}"] = worker
+            harness.wait_for_worker(worker, timeout=60)
+    else:
+        pytest.fail("the posterior update finished before every kill: nothing was tested")
+
+    # While the update is down, the run and its T0 decision are intact.
+    status = requests.get(stack.api(f"/validation/{run_id}/status"), timeout=10).json()
+    assert status["status"] == "COMPLETED" and status["posterior"]["status"] == "running"
+    during = requests.get(stack.api(f"/validation/{run_id}/gate"), timeout=10).json()
+    assert (during["recommendation"], during["source"]) == (prior["recommendation"], "prior")
+
+    replacement = harness.celery_worker("smvm.simulation", stack.env, stack.log_dir, name="simulation-after").start()
+    stack.processes["simulation-after"] = replacement
+    harness.wait_for_worker(replacement, timeout=60)
+
+    def ready() -> bool:
+        [run] = _query(db, "SELECT status, posterior FROM runs WHERE run_id = %s", run_id)
+        assert run["status"] == "COMPLETED", run
+        return run["posterior"] is not None
+
+    harness.wait_until(ready, timeout=90, interval=0.3, what=f"the posterior decision\n{stack.logs()}")
+    stages = {row["name"]: row for row in _query(db, "SELECT name, status, attempt FROM stages WHERE run_id = %s", run_id)}
+    assert (stages["posterior_update"]["status"], stages["posterior_update"]["attempt"]) == ("SUCCEEDED", 2)
+    assert stages["posterior_report"]["status"] == "SUCCEEDED"
+    kinds = [row["kind"] for row in _query(db, "SELECT kind FROM events WHERE run_id = %s", run_id)]
+    assert kinds.count("POSTERIOR_READY") == 1 and kinds.count("RUN_COMPLETED") == 1 and "RUN_FAILED" not in kinds
+    after = requests.get(stack.api(f"/validation/{run_id}/gate"), timeout=10).json()
+    assert after["source"] == "posterior"

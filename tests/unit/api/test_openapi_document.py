@@ -37,7 +37,7 @@ def _openapi_path(rule: str) -> str:
 
 
 def test_every_route_is_documented_with_its_methods(document) -> None:
-    app = create_app(SETTINGS, store=_NoStore(), enqueue=lambda run_id: None)  # type: ignore[arg-type]
+    app = create_app(SETTINGS, store=_NoStore(), enqueue=lambda run_id, from_stage=None: None)  # type: ignore[arg-type]
     served = {(_openapi_path(rule.rule), method.lower())
               for rule in app.url_map.iter_rules() if rule.rule.startswith(("/api/v1", "/healthz", "/readyz", "/metrics"))
               for method in rule.methods & METHODS}

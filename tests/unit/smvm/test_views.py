@@ -34,14 +34,28 @@ def test_gate_blocks_without_a_decision(status, gate, reason) -> None:
     assert view["can_progress"] is False and view["gate_decision"] == gate and reason in view["block_reason"]
 
 
-@pytest.mark.parametrize(("finalization", "expected"), [
-    ({"decision": "no_go", "notes": None}, "no_go"),
-    ({"decision": None, "notes": "adopt SMVM's call"}, "pivot"),
+@pytest.mark.parametrize(("finalization", "tractionbuild", "disagreement"), [
+    ({"decision": "no_go", "notes": None, "agrees": False}, "no_go", True),
+    ({"decision": "pivot", "notes": None, "agrees": True}, "pivot", False),
+    ({"decision": None, "notes": "adopt SMVM's call", "agrees": None}, None, False),
 ])
-def test_final_recommendation_prefers_the_clients_decision(finalization, expected) -> None:
+def test_t32_answers_smvms_recommendation_beside_the_clients(finalization, tractionbuild, disagreement) -> None:
     run = {**RUN, "status": "FINALIZED", "recommendation": "PIVOT", "finalization": finalization}
     for key in ("project_id", "current_stage", "confidence", "created_at", "updated_at", "completed_at", "validated_at",
                 "finalized_at", "correlation_id"):
         run.setdefault(key, None)
     view = finalization_view(run, [])
-    assert view["final_recommendation"] == expected and view["smvm_recommendation"] == "PIVOT"
+    assert view["final_recommendation"] == "pivot" and view["smvm_recommendation"] == "PIVOT"
+    assert view["recommendation_source"] == "prior"
+    assert view["tractionbuild_decision"] == tractionbuild and view["disagreement"] is disagreement
+
+
+def test_t32_reads_the_posterior_once_the_update_is_ready() -> None:
+    run = {**RUN, "status": "COMPLETED", "recommendation": "PIVOT", "finalization": None,
+           "posterior": {"recommendation": "GO", "confidence": 0.7}}
+    for key in ("project_id", "current_stage", "confidence", "created_at", "updated_at", "completed_at", "validated_at",
+                "finalized_at", "correlation_id"):
+        run.setdefault(key, None)
+    view = finalization_view(run, [])
+    assert (view["final_recommendation"], view["smvm_recommendation"], view["recommendation_source"]) == (
+        "go", "GO", "posterior")

@@ -4,7 +4,15 @@ import datetime as dt
 
 import pytest
 
-from smvm.webhooks.payloads import ALERT_SEVERITY, alerts_for_event, build_alert_v1, build_sync_v1, build_update_v1, encode
+from smvm.webhooks.payloads import (
+    ALERT_SEVERITY,
+    alerts_for_event,
+    build_alert_v1,
+    build_sync_v1,
+    build_update_v1,
+    encode,
+    is_news,
+)
 from smvm.webhooks.schemas import ValidationAlertSchema, ValidationUpdateSchema
 
 pytestmark = pytest.mark.unit
@@ -68,13 +76,13 @@ def test_alert_triggers(event: dict, decision: dict | None, now: dt.datetime, ex
 def test_sync_payload_has_every_seed_file_and_encodes_stably() -> None:
     payload = build_sync_v1(RUN, {"decision_output": {"recommendation": "GO"}}, "2026-02-01T02:00:00Z")
     assert set(payload["files"]) == {"decision_output", "validation_report", "simulation_results", "personas_output",
-                                     "competitors_output", "run_metadata", "events_log"}
+                                     "competitors_output", "run_metadata", "events_log", "posterior_decision"}
     assert payload["project_id"] == "P1" and payload["run_id"] == "RUN-1"
     assert encode(payload) == encode(dict(reversed(list(payload.items()))))
 
 
 @pytest.mark.parametrize("kind", ["RUN_INITIATED", "RUN_STARTED", "STAGE_STARTED", "STAGE_COMPLETED", "DECISION_READY",
-                                  "RUN_COMPLETED", "RUN_FAILED"])
+                                  "RUN_COMPLETED", "RUN_FAILED", "POSTERIOR_READY", "POSTERIOR_FAILED"])
 def test_every_update_matches_its_documented_schema(kind: str) -> None:
     decision = {"recommendation": "PIVOT", "confidence": 0.7, "score": 61.0, "critical_success_factors": ["a"],
                 "risk_assessment": {"overall": "medium"}, "key_factors": [{"factor": "risk"}]}
@@ -84,8 +92,9 @@ def test_every_update_matches_its_documented_schema(kind: str) -> None:
     assert schema.validate(payload) == {}
     assert set(payload) <= set(schema.fields), f"undocumented: {set(payload) - set(schema.fields)}"
     for nested, fields in (("decision", schema.fields["decision"].schema.fields),
+                           ("posterior", schema.fields["posterior"].schema.fields),
                            ("stage_results", schema.fields["stage_results"].value_field.schema.fields)):
-        values = [payload.get(nested)] if nested == "decision" else list(payload[nested].values())
+        values = list(payload[nested].values()) if nested == "stage_results" else [payload.get(nested)]
         assert all(set(value) <= set(fields) for value in values if value), nested
 
 
@@ -94,3 +103,34 @@ def test_every_alert_matches_its_documented_schema() -> None:
         payload = build_alert_v1(RUN, alert_type, "message", {"x": 1}, "2026-01-01T00:00:05Z")
         assert ValidationAlertSchema().validate(payload) == {}, alert_type
         assert set(payload) <= set(ValidationAlertSchema().fields)
+
+
+def test_the_update_track_is_heard_of_once_not_stage_by_stage() -> None:
+    assert not is_news(_event("STAGE_STARTED", "posterior_update"))
+    assert not is_news(_event("STAGE_COMPLETED", "posterior_report"))
+    assert not is_news(_event("STAGE_FAILED", "posterior_decision"))
+    assert is_news(_event("STAGE_COMPLETED", "market_simulation"))
+    assert is_news(_event("POSTERIOR_READY", "posterior_report"))
+    assert is_news(_event("POSTERIOR_FAILED", "posterior_update"))
+    assert not is_news(_event("STAGE_RETRY", "market_simulation"))
+
+
+def test_the_posterior_decision_goes_out_as_the_decision_the_gate_now_reads() -> None:
+    run = {**RUN, "status": "COMPLETED", "recommendation": "PIVOT",
+           "posterior": {"recommendation": "KILL", "confidence": 0.62}}
+    posterior = {"recommendation": "KILL", "confidence": 0.62, "score": 30.0, "critical_success_factors": ["a"],
+                 "verdict_probabilities": {"GO": 0.08, "PIVOT": 0.3, "KILL": 0.62}, "why": ["fewer customers"],
+                 "moved_most": [{"observation": "paying_customers"}]}
+    data = {"recommendation": "KILL", "prior_recommendation": "PIVOT", "changed": True}
+    payload = build_update_v1(run, _event("POSTERIOR_READY", "posterior_report", data), STAGES, posterior)
+    assert payload["status"] == "DECISION_READY" and payload["event"] == "POSTERIOR_READY"
+    assert payload["decision"]["source"] == "posterior" and payload["decision"]["prior_recommendation"] == "PIVOT"
+    assert payload["decision"]["recommendation"] == "KILL" and payload["decision"]["gate_decision"] == "reject"
+    assert payload["gate_decision"] == "reject", "the run's gate follows the posterior verdict"
+    assert payload["progress"] == 1.0
+
+
+def test_a_late_update_stage_never_reports_a_timeline_slip() -> None:
+    weeks_later = T0 + dt.timedelta(days=30)
+    assert _alerts(_event("STAGE_COMPLETED", "posterior_update"), None, weeks_later) == []
+    assert _alerts(_event("STAGE_COMPLETED", "persona_synthesis"), None, weeks_later) == ["timeline_slip"]

@@ -54,6 +54,8 @@ def test_visibility_timeout_must_exceed_time_limit() -> None:
 def test_stage_tasks_are_named_and_routed(celery_app_factory) -> None:
     app = celery_app_factory(Settings(broker_url="memory://"))
     names = {name for name in app.tasks if name.startswith("smvm.stage.")}
-    assert len(names) == 7
+    assert len(names) == 10  # the seven pipeline stages and the three of the T0+30 update
     assert app.amqp.router.route({}, "smvm.stage.market_simulation")["queue"].name == "smvm.simulation"
+    assert app.amqp.router.route({}, "smvm.stage.posterior_update")["queue"].name == "smvm.simulation"
+    assert app.amqp.router.route({}, "smvm.stage.posterior_report")["queue"].name == "smvm.pipeline"
     assert app.amqp.router.route({}, "smvm.stage.idea_validation")["queue"].name == "smvm.pipeline"
