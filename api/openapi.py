@@ -25,6 +25,7 @@ from smvm.runs.schemas import (
     CancelSchema,
     CompleteSchema,
     ErrorSchema,
+    FinalizationResultSchema,
     FinalizeSchema,
     GateSchema,
     HealthSchema,
@@ -84,6 +85,7 @@ QUERY_SCHEMAS: dict[str, type[Schema]] = {
 }
 _RESPONSE_SCHEMAS: dict[str, type[Schema]] = {
     "Error": ErrorSchema, "RunAccepted": RunAcceptedSchema, "RunStatus": RunStatusSchema,
+    "FinalizationResult": FinalizationResultSchema,
     "RunResults": RunResultsSchema, "Gate": GateSchema, "RunList": RunListSchema,
     "ValidationUpdate": ValidationUpdateSchema, "ValidationAlert": ValidationAlertSchema,
     "DeadLetterList": DeadLetterListSchema, "Delivery": DeliverySchema, "Replayed": ReplayedSchema,
@@ -290,15 +292,17 @@ def _paths(spec: APISpec, settings: Settings) -> None:
             "responses": _responses(ok, _READ_ERRORS),
         }})
     writes = {
-        ("complete", "put"): ("T0+30: mark validation complete", "completeRun", "Complete"),
-        ("finalize", "post"): ("T32: record the go/no-go", "finalizeRun", "Finalize"),
-        ("cancel", "post"): ("Cancel a running run", "cancelRun", "Cancel"),
+        ("complete", "put"): ("T0+30: mark validation complete; observations start the posterior update",
+                              "completeRun", "Complete", "RunStatus"),
+        ("finalize", "post"): ("T32: SMVM's final recommendation, with TractionBuild's go/no-go recorded beside it",
+                               "finalizeRun", "Finalize", "FinalizationResult"),
+        ("cancel", "post"): ("Cancel a running run", "cancelRun", "Cancel", "RunStatus"),
     }
-    for (suffix, method), (summary, operation_id, schema) in writes.items():
+    for (suffix, method), (summary, operation_id, schema, answer) in writes.items():
         spec.path(f"/api/v1/validation/{{identifier}}/{suffix}", operations={method: {
             "summary": summary, "operationId": operation_id, "security": _SECURED, "parameters": [_ID, _IDEMPOTENCY],
             "requestBody": _body(schema, required=False),
-            "responses": _responses({200: ("The run after the transition", "RunStatus")}, _WRITE_ERRORS),
+            "responses": _responses({200: ("The run after the transition", answer)}, _WRITE_ERRORS),
         }})
     spec.path("/api/v1/validation/{identifier}/artifacts/{name}", operations={"get": {
         "summary": "Download an artifact of the run directory",

@@ -126,6 +126,34 @@ class StageSchema(OpenSchema):
     last_error = fields.String(allow_none=True)
 
 
+_VERDICTS = ("GO", "PIVOT", "KILL")
+
+
+class PosteriorStatusSchema(OpenSchema):
+    """The T0+30 update, once PUT complete brought observations the model predicts."""
+
+    status = fields.String(required=True, validate=validate.OneOf(("running", "ready", "failed")))
+    recommendation = fields.String(validate=validate.OneOf(_VERDICTS), metadata={"description": "once ready"})
+    confidence = fields.Float(metadata={"description": "once ready: P(recommendation)"})
+    verdict_probabilities = fields.Dict(keys=fields.String(), values=fields.Float())
+    prior_recommendation = fields.String(validate=validate.OneOf(_VERDICTS),
+                                         metadata={"description": "the T0 verdict it replaces"})
+    changed = fields.Boolean()
+    ready_at = fields.String()
+
+
+class FinalRecommendationSchema(OpenSchema):
+    """SMVM's recommendation now: the posterior decision once the T0+30 update is ready, else the T0 one."""
+
+    recommendation = fields.String(allow_none=True, required=True, validate=validate.OneOf(_VERDICTS))
+    confidence = fields.Float(allow_none=True, required=True)
+    source = fields.String(allow_none=True, required=True, validate=validate.OneOf(("prior", "posterior")))
+    prior_recommendation = fields.String(allow_none=True, required=True, validate=validate.OneOf(_VERDICTS))
+    verdict_probabilities = fields.Dict(allow_none=True, required=True)
+    update = fields.String(allow_none=True, required=True, validate=validate.OneOf(("running", "ready", "failed")),
+                           metadata={"description": "where the T0+30 update stands; null if none started"})
+
+
 class RunStatusSchema(OpenSchema):
     run_id = fields.String(required=True)
     validation_id = fields.String(required=True)
@@ -136,10 +164,31 @@ class RunStatusSchema(OpenSchema):
     step_name = fields.String(allow_none=True)
     stage_results = fields.Dict(keys=fields.String(), values=fields.String(), required=True)
     stages = fields.List(fields.Nested(StageSchema), required=True)
-    recommendation = fields.String(allow_none=True)
+    recommendation = fields.String(allow_none=True, metadata={"description": "the T0 decision's verdict"})
     confidence = fields.Float(allow_none=True)
+    posterior = fields.Nested(PosteriorStatusSchema, allow_none=True, required=True, metadata={
+        "description": "the T0+30 update (null until PUT complete brings observations the model predicts)"})
     estimated_completion = fields.String(allow_none=True)
     error = fields.Dict(allow_none=True)
+
+
+class FinalizationResultSchema(RunStatusSchema):
+    """T32's answer: the run, SMVM's final recommendation and TractionBuild's decision beside it."""
+
+    finalization = fields.Dict(allow_none=True, required=True, metadata={
+        "description": "as recorded: the request's fields, `smvm` (SMVM's final recommendation then) and `agrees`"})
+    final_recommendation = fields.String(allow_none=True, required=True,
+                                         validate=validate.OneOf(("go", "pivot", "no_go")),
+                                         metadata={"description": "SMVM's final recommendation in go/no-go words"})
+    smvm_recommendation = fields.String(allow_none=True, required=True, validate=validate.OneOf(_VERDICTS))
+    recommendation_source = fields.String(allow_none=True, required=True,
+                                          validate=validate.OneOf(("prior", "posterior")),
+                                          metadata={"description": "posterior once T0+30 observations updated it"})
+    tractionbuild_decision = fields.String(allow_none=True, required=True,
+                                           validate=validate.OneOf(("go", "pivot", "no_go")),
+                                           metadata={"description": "the decision sent, null if SMVM's was adopted"})
+    disagreement = fields.Boolean(required=True, metadata={
+        "description": "true when TractionBuild's decision differs from SMVM's final recommendation"})
 
 
 class RunResultsSchema(OpenSchema):
@@ -147,7 +196,10 @@ class RunResultsSchema(OpenSchema):
     validation_id = fields.String(required=True)
     status = fields.String(required=True, validate=validate.OneOf(RUN_STATUSES))
     partial = fields.Boolean(required=True)
-    decision = fields.Dict(allow_none=True)
+    decision = fields.Dict(allow_none=True, metadata={"description": "the T0 decision (decision.output.json)"})
+    posterior_decision = fields.Dict(allow_none=True, required=True, metadata={
+        "description": "the decision after the T0+30 observations (posterior.decision.json); null until ready"})
+    final_recommendation = fields.Nested(FinalRecommendationSchema, required=True)
     summary = fields.Dict(allow_none=True)
     artifacts = fields.Dict(required=True)
 
@@ -169,6 +221,8 @@ class GateSchema(OpenSchema):
     confidence = fields.Float(allow_none=True)
     confidence_score = fields.Float(allow_none=True)
     gate_decision = fields.String(required=True, validate=validate.OneOf(["proceed", "hold", "reject"]))
+    source = fields.String(validate=validate.OneOf(("prior", "posterior")), metadata={
+        "description": "with a decision: prior (T0) or posterior (after the T0+30 observations)"})
     requirements = fields.List(fields.String(), required=True)
     block_reason = fields.String(allow_none=True)
     key_factors = fields.List(fields.Nested(KeyFactorSchema), required=True)
