@@ -663,7 +663,7 @@ def _section_first_days(f: _Facts) -> dict[str, Any]:
     post, dec = f.posterior, f.posterior_dec
     days, before, lik = post["window_days"], dec["prior"], post["likelihood"]
     blocks: list[dict[str, Any]] = [_table(
-        ["", "verdict", "GO", "PIVOT", "KILL", "score"],
+        ["when", "verdict", "GO", "PIVOT", "KILL", "score"],
         [["At T0", before["recommendation"], *(share(before["verdict_probabilities"][k]) for k in ("GO", "PIVOT", "KILL")),
           f"{before['score']:.0f}"],
          [f"After the first {days} days", dec["recommendation"],
@@ -719,7 +719,7 @@ def _section_first_days(f: _Facts) -> dict[str, Any]:
                                   for q in ("p10", "p50", "p90"))] for mo in marks])))
     labels = {"revenue_36": "Revenue over 36 months", "arr_36": "ARR at month 36", "npv": "Value created (NPV)"}
     blocks.append(_table(
-        ["", "at T0: median (8 futures in 10)", f"after {days} days: median (8 futures in 10)"],
+        ["outcome", "at T0: median (8 futures in 10)", f"after {days} days: median (8 futures in 10)"],
         [[label, *(f"{dollars(out[key][k]['p50'])} ({dollars(out[key][k]['p10'])} to {dollars(out[key][k]['p90'])})"
                    for k in ("prior", "posterior"))] for key, label in labels.items()],
         widths=[2.2, 2.6, 2.6], align="lrr"))
