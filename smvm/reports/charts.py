@@ -180,7 +180,7 @@ class Axes:
 
 
 def _legend(pdf: Any, x: float, y: float, items: Sequence[tuple[str, Colour, str]]) -> None:
-    """A one-line legend: (label, colour, kind) with kind "box", "line" or "dash"."""
+    """A one-line legend: (label, colour, kind) with kind "box", "line", "dash" or "dot"."""
     pdf.set_font("Helvetica", "", _TICK_PT)
     for label, colour, kind in items:
         if kind == "box":
@@ -189,8 +189,8 @@ def _legend(pdf: Any, x: float, y: float, items: Sequence[tuple[str, Colour, str
         else:
             pdf.set_draw_color(*colour)
             pdf.set_line_width(0.5 if kind == "line" else 0.3)
-            if kind == "dash":
-                pdf.set_dash_pattern(dash=0.8, gap=0.8)
+            if kind in ("dash", "dot"):
+                pdf.set_dash_pattern(dash=0.8 if kind == "dash" else 0.4, gap=0.8 if kind == "dash" else 0.4)
             pdf.line(x, y - 0.8, x + 3.0, y - 0.8)
             pdf.set_dash_pattern()
         pdf.set_text_color(*INK)
@@ -213,6 +213,27 @@ def revenue_fan(pdf: Any, data: dict[str, Any], box: tuple[float, float, float, 
     ax.xaxis(_month_ticks(months), lambda m: f"month {m:.0f}")
     _legend(pdf, ax.x0 + 1.0, box[1] + 3.5, [("median", BLUE, "line"), ("8 futures in 10", BAND_DARK, "box"),
                                               ("9 in 10", BAND_LIGHT, "box")])
+
+
+_T0_LINE: Colour = (85, 85, 85)
+
+
+def revenue_update(pdf: Any, data: dict[str, Any], box: tuple[float, float, float, float]) -> None:
+    """Monthly revenue after the observations (blue fan) over the T0 forecast (grey lines), on one scale."""
+    months, t0, now = data["months"], data["t0"], data["now"]
+    top = max(max(t0["p90"]), max(now["p90"])) * 1.06 or 1.0
+    ax = Axes(pdf, box, (months[0] - 0.5, months[-1] + 0.5), (0.0, top), top=6.0)
+    ax.yaxis(nice_ticks(0.0, top), money_tick)
+    ax.band(months, now["p10"], now["p90"], BAND_DARK)
+    # The T0 fan as lines over the band, so where the forecasts overlap neither hides the other.
+    for edge in ("p10", "p90"):
+        ax.polyline(months, t0[edge], _T0_LINE, 0.3, dash=0.4)
+    ax.polyline(months, t0["p50"], _T0_LINE, 0.5, dash=1.2)
+    ax.polyline(months, now["p50"], BLUE, 0.6)
+    ax.xaxis(_month_ticks(months), lambda m: f"month {m:.0f}")
+    _legend(pdf, ax.x0 + 1.0, box[1] + 3.5, [("now: median", BLUE, "line"), ("now: 8 futures in 10", BAND_DARK, "box"),
+                                              ("T0: median", _T0_LINE, "dash"),
+                                              ("T0: 8 futures in 10", _T0_LINE, "dot")])
 
 
 def npv_histogram(pdf: Any, data: dict[str, Any], box: tuple[float, float, float, float]) -> None:
@@ -410,6 +431,51 @@ def _input_panel(pdf: Any, panel: dict[str, Any], box: tuple[float, float, float
         ax.label(panel["note"], (ax.x0 + ax.x1) / 2, ax.y1 + 3.0, GREY, 5.0, align="C")
 
 
+SHIFT_PANELS_PER_ROW = 3
+_T0_BAR: Colour = (205, 205, 205)
+
+
+def input_shifts(pdf: Any, data: dict[str, Any], box: tuple[float, float, float, float]) -> None:
+    """Small multiples: per input, its P10-P90 bar and median tick at T0 (grey) and after the observations (blue)."""
+    x, y, w, h = box
+    panels = data["panels"]
+    rows = max(math.ceil(len(panels) / SHIFT_PANELS_PER_ROW), 1)
+    _legend(pdf, x + 1.0, y + 3.0, [("at T0", _T0_BAR, "box"), ("after what you observed", BAND_DARK, "box"),
+                                    ("median", INK, "line")])
+    pw, ph = w / SHIFT_PANELS_PER_ROW, (h - 6.0) / rows
+    for i, panel in enumerate(panels):
+        px, py = x + (i % SHIFT_PANELS_PER_ROW) * pw, y + 6.0 + (i // SHIFT_PANELS_PER_ROW) * ph
+        _shift_panel(pdf, panel, (px + 1.0, py, pw - 4.0, ph - 1.0))
+
+
+def _shift_panel(pdf: Any, panel: dict[str, Any], box: tuple[float, float, float, float]) -> None:
+    x, y, w, h = box
+    pdf.set_font("Helvetica", "B", 6.3)
+    pdf.set_text_color(*INK)
+    pdf.text(x, y + 2.6, panel["name"])
+    lo, hi = panel["ticks"]
+    if hi <= lo:
+        lo, hi = lo - (abs(lo) * 0.5 or 1.0), hi + (abs(hi) * 0.5 or 1.0)
+    ax = Axes(pdf, (x, y + 3.5, w, h - 3.5), _padded(lo, hi, 0.03), (0.0, 2.0), left=6.0, right=15.0, bottom=4.0,
+              top=0.3)
+    row_h = (ax.y1 - ax.y0) / 2
+    for i, (key, tag, fill, ink) in enumerate((("t0", "T0", _T0_BAR, INK), ("now", "now", BAND_DARK, BLUE))):
+        p10, p50, p90 = panel[key]
+        yc = ax.y0 + row_h * (i + 0.5)
+        pdf.set_fill_color(*fill)
+        pdf.rect(ax.px(p10), yc - row_h * 0.3, max(ax.px(p90) - ax.px(p10), 0.3), row_h * 0.6, style="F")
+        pdf.set_draw_color(*ink)
+        pdf.set_line_width(0.5)
+        pdf.line(ax.px(p50), yc - row_h * 0.42, ax.px(p50), yc + row_h * 0.42)
+        ax.label(tag, x, yc + 0.9, GREY, 5.5)
+        ax.label(panel["labels"][key], ax.x1 + 1.0, yc + 0.9, ink, 5.5)
+    pdf.set_draw_color(*GRID)
+    pdf.set_line_width(0.15)
+    pdf.line(ax.x0, ax.y1, ax.x1, ax.y1)
+    ax.label(panel["labels"]["lo"], ax.px(lo), ax.y1 + 2.9, GREY, 5.3)
+    ax.label(panel["labels"]["hi"], ax.px(hi), ax.y1 + 2.9, GREY, 5.3, align="R")
+
+
 def positioning(pdf: Any, data: dict[str, Any], box: tuple[float, float, float, float]) -> None:
     """Numbered bubbles (the names are in a list beside the chart, so labels never overlap)."""
     x, y, w, h = box
@@ -563,5 +629,5 @@ def probability_bar(pdf: Any, probs: dict[str, float], box: tuple[float, float, 
 CHARTS: dict[str, Callable[[Any, dict[str, Any], tuple[float, float, float, float]], None]] = {
     "revenue_fan": revenue_fan, "npv_histogram": npv_histogram, "cumulative": cumulative, "cash_fan": cash_fan,
     "breakeven": breakeven, "tornado": tornado, "variance": variance, "inputs": inputs, "positioning": positioning,
-    "convergence": convergence,
+    "convergence": convergence, "revenue_update": revenue_update, "input_shifts": input_shifts,
 }

@@ -4,6 +4,11 @@ A report is a dict (JSON-ready): ``verdict`` and ``summary`` (the founder's firs
 title and a list of blocks: paragraph, bullets, table, figure, subheading) and ``glossary``. Renderers decide
 layout only; every sentence and number is written here, next to the number it describes, so the three outputs
 cannot disagree and a sentence cannot contradict its figure.
+
+After T0+30 the bundle carries the posterior update and decision: the verdict becomes the posterior one (what
+``smvm.decision.update.final_recommendation`` recommends), the section on what the first days changed opens the
+analyst's sections and ``first_30_days`` holds its figures. ``calibration`` is the ledger's one line when the bundle
+carries the ledger's summary.
 """
 
 from __future__ import annotations
@@ -14,7 +19,9 @@ from typing import Any
 
 import numpy as np
 
+from smvm.calibration import ledger
 from smvm.decision import rules
+from smvm.decision.update import final_recommendation
 from smvm.reports.vocabulary import (
     dollars,
     glossary_for,
@@ -22,6 +29,8 @@ from smvm.reports.vocabulary import (
     input_value,
     lower_name,
     months,
+    observation_name,
+    observation_value,
     plain,
     ratio,
     share,
@@ -132,6 +141,10 @@ class _Facts:
         self.needs_evidence = self.verdict == "PIVOT" and bool(self.asks) and \
             self.rescue["needs_evidence"] + self.rescue["unconfirmed_go"] >= 0.10
         self.cash = self.financials.get("cash_on_hand")
+        # After T0+30 the posterior decision is SMVM's answer; the T0 analysis is kept as it was delivered.
+        self.posterior = bundle.get("posterior") if bundle.get("posterior_decision") else None
+        self.posterior_dec = bundle.get("posterior_decision") if self.posterior else None
+        self.final = final_recommendation(self.dec, self.posterior_dec)
 
     def cash_cover(self) -> float | None:
         """The share of futures whose funding need the stated cash covers."""
@@ -352,7 +365,8 @@ def _why_not(f: _Facts) -> str | None:
 
 
 def _changes(f: _Facts) -> list[str]:
-    items = [_capital(_flip_text(flip, f)) + "." for flip in f.flips()[:3]]
+    flips = [flip for flip in f.flips() if flip["verdict"] != f.final["recommendation"]]
+    items = [_capital(_flip_text(flip, f)) + "." for flip in flips[:3]]
     plan, best = f.plan_and_best_change()
     if f.verdict == "PIVOT" and _improves(plan, best):
         items.append(f"{best['change']}: simulated on {best['worlds']:,} of the same futures, "
@@ -395,6 +409,9 @@ def _gate_sentence(f: _Facts) -> str:
     meaning = {"GO": "the project moves to its next stage",
                "PIVOT": "the project moves on, with the changes under What to do next as its requirements",
                "KILL": "the project stops here"}[f.verdict]
+    if f.posterior:
+        # GET /gate answers from the T0 decision; the report says so rather than imply the update reopened it.
+        return f"TractionBuild gate: {decision} (set at T0+3 on the T0 verdict, {f.verdict}: {meaning})."
     return f"TractionBuild gate: {decision} ({meaning})."
 
 
@@ -409,8 +426,9 @@ def _summary(f: _Facts, bundle: dict[str, Any]) -> dict[str, Any]:
     comps = bundle["competitors"]
     personas = bundle["personas"]
     paths = (f.sim.get("paths") or {}).get("used", 0)
-    return {
+    summary = {
         "headline": _HEADLINES["PIVOT_EVIDENCE" if f.needs_evidence else f.verdict],
+        "updated": None,
         "how_sure": how_sure,
         "gate": _gate_sentence(f),
         "drivers": _drivers(f),
@@ -422,7 +440,313 @@ def _summary(f: _Facts, bundle: dict[str, Any]) -> dict[str, Any]:
                      f"{personas.get('count', 0)} customer segments and {comps.get('synthetic', 0)} of "
                      f"{comps.get('count', 0)} competitors are synthetic: invented, not real. Terms are explained "
                      "in the glossary at the end."),
+        "calibration": (_calibration(bundle) or {}).get("line"),
+        "chart": "npv_histogram",
     }
+    return _updated_first_page(f, summary) if f.posterior else summary
+
+
+# -- what the first days changed (T0+30) ----------------------------------------------------------------------------
+
+#: What the posterior verdict asks of the founder; the T0 wording would claim checks the update did not re-run.
+_UPDATED_HEADLINES = {
+    "GO": "Go ahead: with what you observed in the first {days} days, the plan clears every GO bar in at least half "
+          "of the plausible futures.",
+    "PIVOT": "Not as planned: with what you observed in the first {days} days, the plan is viable but short of GO. "
+             "Change it, or prove the numbers below, before scaling.",
+    "KILL": "Stop this plan: with what you observed in the first {days} days, it fails a must-meet in most plausible "
+            "futures.",
+}
+
+
+def _odds(probs: dict[str, float]) -> str:
+    return f"GO {share(probs['GO'])}, PIVOT {share(probs['PIVOT'])}, KILL {share(probs['KILL'])}"
+
+
+def _odds_moved(before: dict[str, float], after: dict[str, float]) -> str:
+    """"moves P(GO) from 4% to 53% and P(KILL) from 1% to 0%", never "from 100% to 100%"."""
+    moved = [f"P({k}) from {share(before[k])} to {share(after[k])}" for k in ("GO", "KILL")
+             if share(before[k]) != share(after[k])]
+    kept = [f"P({k}) at {share(before[k])}" for k in ("GO", "KILL") if share(before[k]) == share(after[k])]
+    if not moved:
+        return "leaves the odds where they were (" + ", ".join(kept) + ")"
+    return "moves " + " and ".join(moved) + ("" if not kept else "; it leaves " + kept[0])
+
+
+def _reading(pit: float) -> str:
+    """Where an observation sits against the T0 forecast's central 80 %, as the calibration ledger scores it."""
+    if ledger.inside(pit, 0.80):
+        return "inside its 80 % range"
+    return "above its 80 % range" if pit > 0.5 else "below its 80 % range"
+
+
+def _percentile(pit: float) -> str:
+    if pit < 0.005:
+        return "below P1"
+    if pit > 0.995:
+        return "above P99"
+    return f"P{pit * 100:.0f}"
+
+
+def _observed(f: _Facts) -> list[dict[str, Any]]:
+    """Each observation the model used, the one that moved the verdict most first, against its T0 forecast."""
+    order = [m["observation"] for m in f.posterior["moved_most"]]
+    rows = []
+    for name in sorted(f.posterior["predictive"], key=lambda n: order.index(n) if n in order else len(order)):
+        entry = f.posterior["predictive"][name]
+        p10, p50, p90 = entry["prior_quantiles"]
+        rows.append({"observation": name, "name": observation_name(name), "observed": entry["observed"],
+                     "forecast": {"p10": p10, "p50": p50, "p90": p90}, "pit": entry["pit"],
+                     "inside_80": ledger.inside(entry["pit"], 0.80), "reading": _reading(entry["pit"])})
+    return rows
+
+
+def _far_off(row: dict[str, Any]) -> str:
+    pit = row["pit"]
+    side, beyond = ("higher", pit) if pit > 0.5 else ("lower", 1.0 - pit)
+    amount = "99 %" if beyond > 0.99 else f"{beyond:.0%}"
+    return (f"{row['name']} ({observation_value(row['observation'], row['observed'])}) fell outside the 80 % range "
+            f"of the T0 forecast: {side} than {amount} of what it allowed.")
+
+
+def _update_driver(f: _Facts) -> str:
+    dec, days = f.posterior_dec, f.posterior["window_days"]
+    top = _observed(f)[0]
+    name = top["observation"]
+    return (f"What you observed in the first {days} days "
+            f"{_odds_moved(dec['prior']['verdict_probabilities'], dec['verdict_probabilities'])}. Most telling: "
+            f"{_decap(top['name'])}, {observation_value(name, top['observed'])} against a T0 forecast of "
+            f"{observation_value(name, top['forecast']['p50'])}, {top['reading']}.")
+
+
+def _softened(f: _Facts) -> bool:
+    """Whether the observations sit where the T0 model cannot account for them: the update was tempered, or an
+    observation lies beyond 99 % of its forecast."""
+    return f.posterior["likelihood"]["tempered"] or any(not ledger.inside(r["pit"], 0.98) for r in _observed(f))
+
+
+def _updated_first_page(f: _Facts, summary: dict[str, Any]) -> dict[str, Any]:
+    """The first page once observations are in: the posterior verdict, with the T0 one named beside it."""
+    dec, days = f.posterior_dec, f.posterior["window_days"]
+    verdict, before = dec["recommendation"], dec["prior"]
+    how_sure = (f"{_odds(dec['verdict_probabilities'])}: the share of the {f.posterior['likelihood']['worlds']:,} "
+                "futures simulated at T0 that reach each verdict, each weighted by how well it explains what you "
+                "observed.")
+    if dec["borderline"]:
+        how_sure += (f" Borderline: {dec['runner_up']['verdict']} has {share(dec['runner_up']['probability'])}, so "
+                     "treat the verdict as a lean, not a certainty.")
+    then = "it changed" if dec["changed"] else "your observations confirm it"
+    # A T0 step that works towards the verdict the observations already gave ("... would make it a GO") is moot.
+    steps = [step for step in summary["next_steps"] if not step.endswith(f"would make it a {verdict}")]
+    if _softened(f):
+        steps = [f"Re-run the validation with the first {days} days' observations as evidence: they sit far outside "
+                 "the T0 forecast, and only a fresh model uses them in full.", *steps[:4]]
+    out = f.posterior["outputs"]
+    numbers = []
+    for k in summary["key_numbers"]:
+        if k["name"] == "Chance the plan creates value (NPV above 0)":
+            k = {**k, "value": _npv_positive_bracket(out["npv"]["posterior"]),
+                 "note": f"read off the updated range of NPV (T0: {k['value']})"}
+        elif k["name"] == "Value created, median (NPV)":
+            k = {**k, "value": dollars(out["npv"]["posterior"]["p50"]),
+                 "note": f"8 in 10 futures: {dollars(out['npv']['posterior']['p10'])} to "
+                         f"{dollars(out['npv']['posterior']['p90'])} (T0: {dollars(out['npv']['prior']['p50'])})"}
+        elif k["name"] == "Yearly revenue run-rate at month 36, median (ARR)":
+            k = {**k, "value": dollars(out["arr_36"]["posterior"]["p50"]),
+                 "note": f"T0: {dollars(out['arr_36']['prior']['p50'])}; your target (SOM) is "
+                         f"{dollars(f.md['market']['som']['value'])}"}
+        numbers.append(k)
+    return {
+        **summary,
+        "headline": _UPDATED_HEADLINES[verdict].format(days=days),
+        "updated": (f"Updated with the first {days} days' observations. At T0 the verdict was "
+                    f"{before['recommendation']} ({_odds(before['verdict_probabilities'])}): {then}. See What the "
+                    f"first {days} days changed."),
+        "how_sure": how_sure,
+        "drivers": [_update_driver(f), *(f"At T0, {_decap(d)}" for d in summary["drivers"][:2])],
+        # "Why not GO" argues with T0 numbers; beside a different verdict it would contradict the page.
+        "why_not": summary["why_not"] if verdict == f.verdict else None,
+        "next_steps": steps,
+        "key_numbers": numbers,
+        "footnote": summary["footnote"] + (f" The chance of creating value, value created and ARR above are updated "
+                                           f"with the first {days} days' observations; the other key numbers are the "
+                                           "T0 forecast."),
+        "chart": "revenue_update",
+    }
+
+
+def _npv_positive_bracket(npv: dict[str, float]) -> str:
+    """The chance NPV is above 0, bracketed by the update's P10 / median / P90 of NPV (all it reports)."""
+    if npv["p10"] > 0:
+        return "over 90%"
+    if npv["p50"] > 0:
+        return "50% to 90%"
+    return "10% to 50%" if npv["p90"] > 0 else "under 10%"
+
+
+def _first_days_facts(f: _Facts) -> dict[str, Any]:
+    """The section's figures as data, for ``validation_summary.json``."""
+    dec, post = f.posterior_dec, f.posterior
+    top = post["moved_most"][0]
+    return {
+        "window_days": post["window_days"],
+        "changed": dec["changed"],
+        "before": {"recommendation": dec["prior"]["recommendation"], "score": dec["prior"]["score"],
+                   "verdict_probabilities": dec["prior"]["verdict_probabilities"]},
+        "after": {"recommendation": dec["recommendation"], "score": dec["score"],
+                  "verdict_probabilities": dec["verdict_probabilities"], "borderline": dec["borderline"],
+                  "runner_up": dec["runner_up"]},
+        "moved_most": {"observation": top["observation"], "name": observation_name(top["observation"]),
+                       "shift": top["shift"], "probabilities": top["probabilities"]},
+        "observations": _observed(f),
+        "inputs": post["inputs"],
+        "outputs": post["outputs"],
+        "unused": post["unused"],
+        "likelihood": {k: post["likelihood"][k] for k in ("tempered", "tempering", "effective_worlds", "worlds")},
+    }
+
+
+def _moved_most_sentence(f: _Facts) -> str:
+    top = f.posterior["moved_most"][0]
+    name = observation_name(top["observation"])
+    if top["shift"] < 0.005:
+        return (f"No observation on its own moves the verdict's odds visibly; the largest effect is "
+                f"{_decap(name)}'s (under 1 % of futures change verdict).")
+    before = {"probabilities": f.posterior["prior"]["probabilities"]}
+    return (f"What moved the verdict most: {_decap(name)}. On its own it moves {share(top['shift'])} of the futures "
+            f"from one verdict to another ({_moves(before, top)}).")
+
+
+def _input_label(name: str, spec: dict[str, Any] | None) -> tuple[str, str]:
+    """(table name, chart name) of an input; traction evidence makes early adoption a count of customers."""
+    if spec is not None and spec.get("distribution") == "gamma":
+        return "Customers at the start", "Customers at the start"
+    return input_name(name), short_name(name)
+
+
+def _input_shifts(f: _Facts) -> list[dict[str, Any]]:
+    """The inputs the observations inform, T0 against now: a chart of those with a range, and the table of all."""
+    days = f.posterior["window_days"]
+    rows, panels = [], []
+    for row in f.posterior["inputs"]:
+        name, spec = row["input"], f.inputs.get(row["input"])
+        long, short = _input_label(name, spec)
+        t0, now = ([row[k][q] for q in ("p10", "p50", "p90")] for k in ("prior", "posterior"))
+        by = ", ".join(_decap(observation_name(o)) for o in row["observations"])
+        if t0[0] == t0[2] and now[0] == now[2]:
+            rows.append([long, by, f"{input_value(name, t0[1], spec)} (stated)", "not updated: stated exactly"])
+            continue
+        rows.append([long, by, " / ".join(input_value(name, v, spec) for v in t0),
+                     " / ".join(input_value(name, v, spec) for v in now)])
+        lo, hi = min(t0[0], now[0]), max(t0[2], now[2])
+        panels.append({"name": short, "t0": t0, "now": now, "ticks": [lo, hi],
+                       "labels": {"t0": input_value(name, t0[1], spec), "now": input_value(name, now[1], spec),
+                                  "lo": input_value(name, lo, spec), "hi": input_value(name, hi, spec)}})
+    table = _table(["input", "informed by", "at T0: P10 / median / P90", f"after {days} days: P10 / median / P90"],
+                   rows, widths=[2.6, 2.0, 2.2, 2.2], align="llll")
+    if not panels:
+        return [table]
+    return [_figure(
+        "input_shifts", "Your inputs at T0 and after what you observed",
+        f"Each bar holds 8 futures in 10 (P10 to P90) and its tick the median: grey at T0, blue after the first "
+        f"{days} days. An input the observations barely inform keeps its T0 range; a value you stated exactly is "
+        "not updated.",
+        {"panels": panels}, 6 + 17 * math.ceil(len(panels) / 3), table=table)]
+
+
+def _from_to(before: float, after: float) -> str:
+    a, b = dollars(before), dollars(after)
+    return f"stays near {a}" if a == b else f"moves from {a} to {b}"
+
+
+def _section_first_days(f: _Facts) -> dict[str, Any]:
+    post, dec = f.posterior, f.posterior_dec
+    days, before, lik = post["window_days"], dec["prior"], post["likelihood"]
+    blocks: list[dict[str, Any]] = [_table(
+        ["when", "verdict", "GO", "PIVOT", "KILL", "score"],
+        [["At T0", before["recommendation"], *(share(before["verdict_probabilities"][k]) for k in ("GO", "PIVOT", "KILL")),
+          f"{before['score']:.0f}"],
+         [f"After the first {days} days", dec["recommendation"],
+          *(share(dec["verdict_probabilities"][k]) for k in ("GO", "PIVOT", "KILL")), f"{dec['score']:.0f}"]],
+        widths=[2.6, 1.0, 0.8, 0.8, 0.8, 0.8], align="llrrrr")]
+    change = (f"The verdict changed: {before['recommendation']} at T0, {dec['recommendation']} now."
+              if dec["changed"] else f"The verdict did not change: {dec['recommendation']} at T0 and now.")
+    blocks.append(_para(
+        f"{change} What you observed "
+        f"{_odds_moved(before['verdict_probabilities'], dec['verdict_probabilities'])}. The update weighs each of the "
+        f"{lik['worlds']:,} futures simulated at T0 by how likely it makes what you observed (Bayes' rule), so no "
+        f"new assumption enters; the weight rests on the equivalent of {lik['effective_worlds']:,.0f} of them."))
+    if lik["tempered"]:
+        blocks.append(_para(
+            f"Your observations sat far outside what the T0 forecast expected, so the update was softened: they "
+            f"count for {lik['tempering']:.0%} of their weight, and a re-run with them as evidence will use them in "
+            "full."))
+    observed = _observed(f)
+    blocks.append(_sub("What you observed against the T0 forecast"))
+    blocks.append(_para(_moved_most_sentence(f)))
+    blocks.append(_table(
+        ["observation", "observed", "T0 forecast, median", "T0 forecast, 8 futures in 10",
+         "percentile in the T0 forecast", "reading"],
+        [[r["name"], observation_value(r["observation"], r["observed"]),
+          observation_value(r["observation"], r["forecast"]["p50"]),
+          f"{observation_value(r['observation'], r['forecast']['p10'])} to "
+          f"{observation_value(r['observation'], r['forecast']['p90'])}", _percentile(r["pit"]), r["reading"]]
+         for r in observed], widths=[2.4, 1.1, 1.2, 1.6, 1.3, 1.6], align="lrrrrl"))
+    notes = [_far_off(r) for r in observed if not r["inside_80"]] or \
+        ["Every observation fell inside the 80 % range of the T0 forecast."]
+    if any((r["forecast"]["p10"] <= r["observed"] <= r["forecast"]["p90"]) != r["inside_80"] for r in observed):
+        notes.append("The forecast columns are the model's expected value across the T0 futures; the percentile also "
+                     "counts a single month's chance variation, so a value outside the 8-in-10 column can still sit "
+                     "inside the forecast's 80 % range.")
+    if not lik["tempered"] and _softened(f):
+        notes.append("An observation this far outside its forecast is one the T0 model cannot account for: re-run "
+                     "the validation with it as evidence rather than rely on the update alone.")
+    blocks.append(_para(" ".join(notes)))
+    if post["inputs"]:
+        blocks.append(_sub("What it says about your inputs"))
+        blocks += _input_shifts(f)
+    fans, out = post["fans"], post["outputs"]
+    blocks.append(_sub("Revenue and value before and after"))
+    marks = [mo for mo in (6, 12, 18, 24, 30, 36) if mo <= len(fans["months"])]
+    blocks.append(_figure(
+        "revenue_update", f"Monthly revenue: the T0 forecast and after the first {days} days",
+        f"Grey: the T0 forecast (dashed median, dotted edges of 8 futures in 10). Blue: after the first {days} days "
+        f"(line the median, band 8 futures in 10). Median monthly revenue in month {fans['months'][-1]} "
+        f"{_from_to(fans['prior']['p50'][-1], fans['posterior']['p50'][-1])}.",
+        {"months": fans["months"], "t0": fans["prior"], "now": fans["posterior"]}, 55,
+        table=_table(["month", "T0: P10", "T0: median", "T0: P90", "now: P10", "now: median", "now: P90"],
+                     [[str(mo), *(dollars(fans[k][q][mo - 1]) for k in ("prior", "posterior")
+                                  for q in ("p10", "p50", "p90"))] for mo in marks])))
+    labels = {"revenue_36": "Revenue over 36 months", "arr_36": "ARR at month 36", "npv": "Value created (NPV)"}
+    blocks.append(_table(
+        ["outcome", "at T0: median (8 futures in 10)", f"after {days} days: median (8 futures in 10)"],
+        [[label, *(f"{dollars(out[key][k]['p50'])} ({dollars(out[key][k]['p10'])} to {dollars(out[key][k]['p90'])})"
+                   for k in ("prior", "posterior"))] for key, label in labels.items()],
+        widths=[2.2, 2.6, 2.6], align="lrr"))
+    blocks.append(_para(f"Median value created (NPV) {_from_to(out['npv']['prior']['p50'], out['npv']['posterior']['p50'])}; "
+                        f"median revenue over 36 months "
+                        f"{_from_to(out['revenue_36']['prior']['p50'], out['revenue_36']['posterior']['p50'])}."))
+    if post["unused"]:
+        blocks.append(_para("Observations the model could not use:"))
+        blocks.append(_bullets([f"{observation_name(u['observation'])}: {u['reason']}." for u in post["unused"]]))
+    blocks.append(_para("The sections after this one are the T0 analysis as it was delivered, before these "
+                        "observations: their numbers are the T0 forecast."))
+    return {"key": "first_days", "title": f"What the first {days} days changed", "blocks": blocks}
+
+
+def _calibration(bundle: dict[str, Any]) -> dict[str, Any] | None:
+    """The calibration ledger in one line: the run's domain when clients in it have been scored, else all runs."""
+    summary = bundle.get("calibration")
+    if not summary:
+        return None
+    domain = bundle["market_data"]["domain"]["name"]
+    scored = (summary.get("by_domain") or {}).get(domain) or {}
+    if scored.get("count"):
+        # ledger.one_line speaks of all runs; the same sentence, scoped to the domain.
+        line = (f"Calibration record for {domain} ideas: "
+                + ledger.one_line({"overall": scored}).removeprefix("Calibration record: "))
+        return {"line": line, "scope": domain, **scored}
+    return {"line": ledger.one_line(summary), "scope": "all domains", **summary["overall"]}
 
 
 # -- the analyst's sections -----------------------------------------------------------------------------------------
@@ -489,7 +813,8 @@ def _section_how(f: _Facts) -> dict[str, Any]:
         ranked = ", ".join(f"{lower_name(a['input'])} (rank correlation {a['rank_correlation']:+.2f})"
                            for a in dec["needs_evidence"])
         blocks.append(_para("Benchmarks the verdict leans on most, strongest first: " + ranked + "."))
-    return {"key": "how", "title": "How the verdict was reached", "blocks": blocks}
+    title = "How the T0 verdict was reached" if f.posterior else "How the verdict was reached"
+    return {"key": "how", "title": title, "blocks": blocks}
 
 
 def _section_changes(f: _Facts) -> dict[str, Any]:
@@ -994,10 +1319,10 @@ def _section_provenance(bundle: dict[str, Any]) -> dict[str, Any]:
 
 
 def _all_text(report: dict[str, Any]) -> str:
-    parts = [report["summary"]["headline"], report["summary"]["how_sure"], *report["summary"]["drivers"],
-             report["summary"]["why_not"] or "", *report["summary"]["what_would_change_it"],
-             *report["summary"]["next_steps"], *(k["name"] + " " + k["note"] for k in report["summary"]["key_numbers"]),
-             report["summary"]["footnote"]]
+    s = report["summary"]
+    parts = [s["headline"], s["updated"] or "", s["how_sure"], *s["drivers"], s["why_not"] or "",
+             *s["what_would_change_it"], *s["next_steps"], *(k["name"] + " " + k["note"] for k in s["key_numbers"]),
+             s["footnote"], s["calibration"] or ""]
     for section in report["sections"]:
         for block in section["blocks"]:
             if block["kind"] in ("paragraph", "subheading"):
@@ -1020,13 +1345,19 @@ def build_report(bundle: dict[str, Any]) -> dict[str, Any]:
         "title": str(idea.get("title") or "Untitled idea"),
         "subtitle": f"Validation report | {f.md['domain']['name']} | {_created(bundle)} | run {run.get('run_id')} | "
                     f"seed {f.sim.get('seed')}",
-        "verdict": {"recommendation": f.verdict, "probabilities": f.probs, "score": f.dec.get("score"),
-                    "confidence": f.dec.get("confidence"), "borderline": bool(f.dec.get("borderline")),
-                    "needs_evidence": f.needs_evidence, "colour": _COLOURS[f.verdict]},
+        # The headline verdict is SMVM's recommendation now: the posterior one once observations are in.
+        "verdict": {"recommendation": f.final["recommendation"], "probabilities": f.final["verdict_probabilities"],
+                    "score": f.final["score"], "confidence": f.final["confidence"], "source": f.final["source"],
+                    "borderline": bool((f.posterior_dec or f.dec).get("borderline")),
+                    "needs_evidence": f.needs_evidence and not f.posterior,
+                    "colour": _COLOURS[f.final["recommendation"]]},
+        "final_recommendation": f.final,
         "summary": _summary(f, bundle),
-        "sections": [_section_how(f), _section_changes(f), _section_outcomes(f), _section_cash(f),
-                     _section_drivers(f), _section_inputs(f), _section_market(f), _section_risk(f),
-                     _section_convergence(f), _section_provenance(bundle)],
+        "sections": [*([_section_first_days(f)] if f.posterior else []), _section_how(f), _section_changes(f),
+                     _section_outcomes(f), _section_cash(f), _section_drivers(f), _section_inputs(f),
+                     _section_market(f), _section_risk(f), _section_convergence(f), _section_provenance(bundle)],
+        "first_30_days": _first_days_facts(f) if f.posterior else None,
+        "calibration": _calibration(bundle),
     }
     report["glossary"] = glossary_for(_all_text(report))
     # The glossary sits just before provenance: last thing a founder reads, first thing an analyst skips.

@@ -46,10 +46,10 @@ def render(report: dict[str, Any]) -> str:
     s, v = report["summary"], report["verdict"]
     lines = [f"# {report['title']}", "", f"*{report['subtitle']}*", "",
              "## The answer", "",
-             f"**Verdict: {v['recommendation']}.** {s['headline']}", "",
-             f"**How sure:** {s['how_sure']}", "",
-             f"**{s['gate']}**", "",
-             "### Why: the three facts that drove it", ""]
+             f"**Verdict: {v['recommendation']}.** {s['headline']}", ""]
+    if s["updated"]:
+        lines += [f"*{s['updated']}*", ""]
+    lines += [f"**How sure:** {s['how_sure']}", "", f"**{s['gate']}**", "", "### Why: the three facts that drove it", ""]
     lines += [f"{i}. {d}" for i, d in enumerate(s["drivers"], 1)] + [""]
     if s.get("why_not"):
         lines += [s["why_not"], ""]
@@ -59,6 +59,8 @@ def render(report: dict[str, Any]) -> str:
     lines += _table({"columns": ["number", "value", "what it means"], "align": "lrl",
                      "rows": [[k["name"], k["value"], k["note"]] for k in s["key_numbers"]]})
     lines += [f"*{s['footnote']}*", ""]
+    if s["calibration"]:
+        lines += [f"*{s['calibration']}*", ""]
     figure_no = [0]
     for section in report["sections"]:
         lines += [f"## {section['title']}", "", *_blocks(section["blocks"], figure_no)]

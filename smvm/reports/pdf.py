@@ -349,6 +349,9 @@ class _Writer:
         pdf.text(_MARGIN + (38 - label_w) / 2, top + 14, v["recommendation"])
         self.text(s["headline"], size=12, style="B", indent=42)
         self.y += 1.0
+        if s["updated"]:
+            self.text(s["updated"], size=9.0, style="I", indent=42)
+            self.y += 1.0
         self.text("How sure: " + s["how_sure"], size=9.5, indent=42)
         self.y += 1.0
         self.text(s["gate"], size=9.5, style="B", indent=42)
@@ -378,9 +381,12 @@ class _Writer:
         self.table({"columns": ["number", "value", "what it means"], "align": "lrl", "widths": [3.4, 0.9, 3.7],
                     "rows": [[k["name"], k["value"], k["note"]] for k in s["key_numbers"]]}, size=8.3)
         self.text(s["footnote"], size=_SMALL + 0.5, colour=charts.GREY, style="I")
-        # The founder's page keeps no empty half: the spread of outcomes fills what the words leave.
+        if s["calibration"]:
+            self.y += 0.8
+            self.text(s["calibration"], size=_SMALL + 0.5, colour=charts.GREY, style="I")
+        # The founder's page keeps no empty half: the chart the content picks for it fills what the words leave.
         chart = next((b for sec in report["sections"] for b in sec["blocks"]
-                      if b["kind"] == "figure" and b["chart"] == "npv_histogram"), None)
+                      if b["kind"] == "figure" and b["chart"] == s["chart"]), None)
         caption = self.wrap(chart["caption"], _SMALL, _WIDTH) if chart else []
         room = self.room() - 14.0 - len(caption) * _SMALL * _PT * 1.32
         if chart and room >= 28.0:
@@ -388,7 +394,7 @@ class _Writer:
             self.text(chart["title"], size=11.5, style="B")
             top = self.y + 1.0
             height = min(room, 70.0)
-            charts.npv_histogram(pdf, chart["data"], (_MARGIN, top, _WIDTH, height))
+            charts.CHARTS[chart["chart"]](pdf, chart["data"], (_MARGIN, top, _WIDTH, height))
             self.y = top + height + 1.5
             self.text(chart["caption"], size=_SMALL, colour=charts.GREY)
 

@@ -28,11 +28,17 @@ def _without_chart_data(section: dict[str, Any]) -> dict[str, Any]:
 
 def build_validation_summary(bundle: dict[str, Any]) -> dict[str, Any]:
     """The ``validation_summary.json`` document: verdict, the report's first page and sections, headline numbers,
-    data quality and provenance."""
+    data quality and provenance.
+
+    The contract fields (``recommendation``, ``gate_decision``, ...) stay the T0 decision's, as GET /gate reads them;
+    ``final_recommendation`` is the report's headline verdict (the posterior one after T0+30), ``first_30_days`` the
+    update behind it and ``calibration`` the ledger's one line, each only when the bundle carries it.
+    """
     run, dec, sim, md = bundle["run"], bundle["decision"], bundle["simulation_result"], bundle["market_data"]
     m = sim["metrics"]
     report = build_report(bundle)
     first = report["summary"]
+    optional = {key: report[key] for key in ("first_30_days", "calibration") if report[key] is not None}
     return {
         "run_id": run.get("run_id"),
         "validation_id": run.get("validation_id"),
@@ -46,6 +52,8 @@ def build_validation_summary(bundle: dict[str, Any]) -> dict[str, Any]:
         "verdict_probabilities": dec["verdict_probabilities"],
         "borderline": dec["borderline"],
         "gate_decision": dec["gate_decision"],
+        "final_recommendation": report["final_recommendation"],
+        **optional,
         "headline": first["headline"],
         "why": first["drivers"],
         "what_would_change_it": first["what_would_change_it"],

@@ -121,6 +121,28 @@ def input_value(name: str, value: float, spec: dict[str, Any] | None = None) -> 
     return f"{value:.3g}"
 
 
+#: What a client observes at T0+30, named as a founder would.
+OBSERVATIONS: dict[str, str] = {
+    "paying_customers": "Paying customers", "churned_customers": "Customers lost (churned)",
+    "mrr": "Monthly recurring revenue (MRR)", "acquisition_spend": "Acquisition spend",
+    "visitors": "Visitors", "signups": "Sign-ups", "trials": "Trials", "price_tests": "Price tests",
+    "survey": "Willingness-to-pay survey",
+}
+_MONEY_OBSERVATIONS = ("mrr", "acquisition_spend")
+
+
+def observation_name(name: str) -> str:
+    return OBSERVATIONS.get(name, name.replace("_", " ").capitalize())
+
+
+def observation_value(name: str, value: float) -> str:
+    """An observed or forecast metric: every dollar and every customer shows; a forecast under 10 keeps a decimal
+    (0.6 to 1.3 churned customers, not "1 to 1")."""
+    if name in _MONEY_OBSERVATIONS:
+        return f"-${-value:,.0f}" if value < 0 else f"${value:,.0f}"
+    return f"{value:,.0f}" if value >= 10 or float(value).is_integer() else f"{value:,.1f}"
+
+
 #: The terms a report may use, in plain words. A report prints only the ones it uses.
 GLOSSARY: dict[str, str] = {
     "ARR": "Annual recurring revenue: this month's subscription revenue x 12.",
@@ -128,6 +150,9 @@ GLOSSARY: dict[str, str] = {
     "Break-even": "The first month in which revenue after direct costs covers acquisition spend and fixed costs.",
     "CAC": "Customer acquisition cost: sales and marketing spent to win one new paying account.",
     "CAC payback": "Months of gross profit from one customer needed to earn back its acquisition cost.",
+    "Calibration record": "How often what clients later observed fell inside the ranges SMVM forecast at T0, over "
+                          "every run scored so far: a forecast that is neither over- nor under-confident has about "
+                          "80 % of observations inside its 80 % ranges.",
     "Churn": "The share of paying customers who leave in a month.",
     "Contribution to variance": "How much of the spread in NPV one input accounts for (Sobol index): alone, and "
                                 "together with its interactions with other inputs.",
@@ -138,12 +163,16 @@ GLOSSARY: dict[str, str] = {
            "(below 1,500 unconcentrated, above 2,500 highly concentrated).",
     "LTV/CAC": "Lifetime value of a customer (gross profit over its expected life, capped at 60 months) divided by "
                "the cost of acquiring it. Below 1 each customer loses money; GO needs at least 3.",
+    "MRR": "Monthly recurring revenue: this month's subscription revenue.",
     "NPV": "Net present value: 36 months of cash flows plus what the customer base is then worth, in today's "
            "dollars after the discount rate. Above 0 the plan creates value.",
     "P10 / P50 / P90": "Percentiles across simulated futures: 10 % of futures fall below P10, half below P50 (the "
                        "median), 90 % below P90. P10 to P90 holds 8 futures in 10.",
     "P(...)": "The probability of what is in brackets across plausible futures: P(KILL) is the share of futures "
               "that reach KILL, P(NPV>0) the share in which the plan creates value.",
+    "Percentile in the T0 forecast": "Where an observed value falls among the values the T0 forecast allowed, "
+                                     "counting a single month's chance variation: P50 is the middle; below P10 or "
+                                     "above P90 is outside the forecast's 80 % range.",
     "Plausible future": "One simulated world: every unknown input takes one value drawn from your evidence or, "
                         "where you gave none, from a benchmark.",
     "Prior / posterior": "The benchmark range before your evidence (prior) and the range after your evidence "
@@ -152,6 +181,8 @@ GLOSSARY: dict[str, str] = {
     "SOM": "Serviceable obtainable market: the yearly revenue you aim to reach; here compared with ARR at month 36.",
     "Synthetic": "Invented by the simulation to stand for what is not known (customer segments, unnamed "
                  "competitors); never a real customer or company.",
+    "T0": "The day of the validation. About a month later (T0+30) you report what you observed, and the verdict is "
+          "updated with it.",
     "TAM": "Total addressable market: yearly revenue of the whole market.",
     "Tornado": "A chart of how far NPV moves when one input goes from its P10 to its P90 with all others at their "
                "median.",
@@ -161,12 +192,13 @@ GLOSSARY: dict[str, str] = {
 #: How a glossary term shows up in text (so only terms the report uses are printed).
 _TERM_PATTERNS = {
     "ARR": r"\bARR\b", "Benchmark": r"\bbenchmark", "Break-even": r"\bbreak-even\b", "CAC": r"\bCAC\b",
-    "CAC payback": r"\bCAC payback\b|\bpaid back\b", "Churn": r"\bchurn\b", "Contribution to variance":
-    r"contribution to variance", "Funding need": r"\bfunding need\b", "Gross margin": r"\bgross margin\b",
-    "HHI": r"\bHHI\b", "LTV/CAC": r"\bLTV/CAC\b", "NPV": r"\bNPV\b", "P10 / P50 / P90": r"\bP(?:10|50|90)\b",
-    "P(...)": r"\bP\((?:GO|PIVOT|KILL|NPV)", "Plausible future": r"\bplausible futures?\b",
-    "Prior / posterior": r"\bprior\b|\bposterior\b",
-    "SAM": r"\bSAM\b", "SOM": r"\bSOM\b", "Synthetic": r"\bsynthetic\b", "TAM": r"\bTAM\b",
+    "CAC payback": r"\bCAC payback\b|\bpaid back\b", "Calibration record": r"\bcalibration record\b",
+    "Churn": r"\bchurn\b", "Contribution to variance": r"contribution to variance",
+    "Funding need": r"\bfunding need\b", "Gross margin": r"\bgross margin\b", "HHI": r"\bHHI\b",
+    "LTV/CAC": r"\bLTV/CAC\b", "MRR": r"\bMRR\b", "NPV": r"\bNPV\b", "P10 / P50 / P90": r"\bP(?:10|50|90)\b",
+    "P(...)": r"\bP\((?:GO|PIVOT|KILL|NPV)", "Percentile in the T0 forecast": r"\bpercentile in the T0 forecast\b",
+    "Plausible future": r"\bplausible futures?\b", "Prior / posterior": r"\bprior\b|\bposterior\b",
+    "SAM": r"\bSAM\b", "SOM": r"\bSOM\b", "Synthetic": r"\bsynthetic\b", "T0": r"\bT0\b", "TAM": r"\bTAM\b",
     "Tornado": r"\btornado\b", "Willingness to pay": r"\bwillingness to pay\b",
 }
 

@@ -2,6 +2,8 @@ import copy
 
 import pytest
 
+from smvm.decision.update import analyse_update
+from smvm.simulation import posterior
 from tests.unit.decision.conftest import eval_body, run
 
 #: Four contrasting ideas of the evaluation set: evidence-backed GO, KILL, borderline-ish PIVOT, no evidence at all.
@@ -27,3 +29,36 @@ def bundles():
 def bundle_copy(bundles):
     """A deep copy to tamper with, so one test's edits never leak into another's."""
     return lambda kind: copy.deepcopy(bundles[kind])
+
+
+#: T0+30 observation sets, each read off its idea's T0 forecast (``q``: percentiles 1..99 of what the client would
+#: observe), with one observation the model cannot use.
+OBSERVED = {
+    # Three times the forecast's P90 of customers and MRR on a PIVOT, at a low acquisition spend: far outside it.
+    "strong": ("PIVOT", lambda q: {"window_days": 30, "paying_customers": int(3 * q["obs_customers"][89]) + 1,
+                                   "mrr": 3 * q["obs_mrr"][89], "churned_customers": 0,
+                                   "acquisition_spend": q["obs_acquisition_spend"][10], "signups": 400}),
+    # No paying customer at all on an idea that rests on benchmarks.
+    "zero": ("NO_EVIDENCE", lambda q: {"window_days": 30, "paying_customers": 0, "churned_customers": 0,
+                                       "visitors": 900}),
+    # The forecast's own median.
+    "middle": ("PIVOT", lambda q: {"window_days": 30, "paying_customers": round(q["obs_customers"][49]),
+                                   "acquisition_spend": q["obs_acquisition_spend"][49], "survey": {"responses": 20}}),
+}
+
+
+def with_update(bundle, observations):
+    """``bundle`` as the reports see it after T0+30: the posterior update and the posterior decision added."""
+    updated = copy.deepcopy(bundle)
+    updated["posterior"] = posterior.update(bundle["simulation_config"], observations)
+    updated["posterior_decision"] = analyse_update(bundle["decision"], updated["posterior"])
+    return updated
+
+
+@pytest.fixture(scope="session")
+def updated_bundles(bundles):
+    """The observation sets above applied to their ideas (computed once per session)."""
+    found = {}
+    for case, (kind, observe) in OBSERVED.items():
+        found[case] = with_update(bundles[kind], observe(bundles[kind]["simulation_result"]["quantiles"]))
+    return found
