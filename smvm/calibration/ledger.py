@@ -64,12 +64,16 @@ def hits_column(level: float) -> str:
     return f"hits_{round(level * 100)}"
 
 
-def one_line(summary: dict[str, Any]) -> str:
-    """The ledger in one sentence, for every report."""
-    overall = summary["overall"]
-    if not overall["count"]:
-        return ("Calibration record: no observations scored yet; SMVM will compare its T0 forecasts with what clients "
-                "observe at T0+30.")
-    return (f"Calibration record: {overall['count']} observations scored so far; "
-            f"{overall['inside_50']:.0%} fell inside SMVM's 50 % intervals, {overall['inside_80']:.0%} inside its 80 % "
-            f"and {overall['inside_95']:.0%} inside its 95 % intervals.")
+def one_line(summary: dict[str, Any], domain: str | None = None) -> str:
+    """The ledger in one sentence, for every report: for ``domain`` when clients in it have been scored, else over
+    all domains."""
+    scored = (summary.get("by_domain") or {}).get(domain or "") or {}
+    figures, label = (scored, f"Calibration record for {domain} ideas") if scored.get("count") else \
+        (summary["overall"], "Calibration record")
+    count = figures["count"]
+    if not count:
+        return (f"{label}: no observations scored yet; SMVM will compare its T0 forecasts with what clients observe "
+                "at T0+30.")
+    noun = "observation" if count == 1 else "observations"
+    return (f"{label}: {count} {noun} scored so far; {figures['inside_50']:.0%} fell inside SMVM's 50 % intervals, "
+            f"{figures['inside_80']:.0%} inside its 80 % and {figures['inside_95']:.0%} inside its 95 % intervals.")

@@ -7,6 +7,8 @@ from typing import Any
 
 from smvm.gate import RECOMMENDATION_GATE
 
+#: An observation outside the central interval of this width is one the T0 model cannot account for.
+FAR_OUT = 0.99
 _LABELS = {"paying_customers": "paying customers", "churned_customers": "churned customers", "mrr": "MRR",
            "acquisition_spend": "acquisition spend"}
 
@@ -15,9 +17,13 @@ def _observed_text(name: str, entry: dict[str, Any]) -> str:
     value = entry["observed"]
     shown = f"${value:,.0f}" if name in ("mrr", "acquisition_spend") else f"{value:,.0f}"
     p10, p50, p90 = entry["prior_quantiles"]
-    fmt = (lambda v: f"${v:,.0f}") if name in ("mrr", "acquisition_spend") else (lambda v: f"{v:,.1f}")
+    fmt = (lambda v: f"${v:,.0f}") if name in ("mrr", "acquisition_spend") else (lambda v: f"{v:,.0f}")
     return (f"{_LABELS[name]} {shown} against a T0 forecast of {fmt(p50)} (80 % between {fmt(p10)} and {fmt(p90)}): "
             f"its {entry['pit']:.0%} percentile")
+
+
+def _capital(text: str) -> str:
+    return text[:1].upper() + text[1:]
 
 
 def analyse_update(prior_decision: dict[str, Any], posterior: dict[str, Any]) -> dict[str, Any]:
@@ -31,10 +37,17 @@ def analyse_update(prior_decision: dict[str, Any], posterior: dict[str, Any]) ->
     if posterior["moved_most"]:
         top = posterior["moved_most"][0]
         why.append(f"Most telling: {_observed_text(top['observation'], posterior['predictive'][top['observation']])}")
+    far = sorted(name for name, entry in posterior["predictive"].items() if abs(entry["pit"] - 0.5) > FAR_OUT / 2)
     if posterior["likelihood"]["tempered"]:
         why.append("The observations sit far outside what the model expected at T0, so they were given "
                    f"{posterior['likelihood']['tempering']:.0%} of their weight: re-run the validation with them as "
                    "evidence for a fresh model")
+    elif far:
+        # Every world can explain an observation equally badly: nothing collapses, so nothing is tempered, yet the
+        # T0 model cannot account for it.
+        why.append(f"{_capital(', '.join(_LABELS[name] for name in far))} fell beyond {FAR_OUT:.0%} of what the T0 "
+                   "model allowed: no plausible future explains it, so re-run the validation with the observations "
+                   "as evidence for a fresh model")
     if post["borderline"]:
         why.append(f"Borderline: {post['runner_up']['verdict']} has {post['runner_up']['probability']:.0%} probability")
     return {
@@ -49,6 +62,7 @@ def analyse_update(prior_decision: dict[str, Any], posterior: dict[str, Any]) ->
         "prior": {"recommendation": prior_decision["recommendation"], "score": prior_decision["score"],
                   "verdict_probabilities": before},
         "changed": verdict != prior_decision["recommendation"],
+        "far_outside": far,
         "why": why,
         "window_days": posterior["window_days"],
         "observations": posterior["observations"],

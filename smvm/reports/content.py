@@ -404,14 +404,16 @@ def _key_numbers(f: _Facts) -> list[dict[str, str]]:
 
 
 def _gate_sentence(f: _Facts) -> str:
-    """What the verdict means at TractionBuild's T0+3 gate, in the words its pipeline uses."""
-    decision = f.dec["gate_decision"]
+    """What SMVM's recommendation means at TractionBuild's gate, in the words its pipeline uses: GET /gate answers the
+    posterior verdict once the first days' observations updated it (smvm.gate)."""
+    verdict = f.final["recommendation"]
+    decision = (f.posterior_dec or f.dec)["gate_decision"]
     meaning = {"GO": "the project moves to its next stage",
                "PIVOT": "the project moves on, with the changes under What to do next as its requirements",
-               "KILL": "the project stops here"}[f.verdict]
+               "KILL": "the project stops here"}[verdict]
     if f.posterior:
-        # GET /gate answers from the T0 decision; the report says so rather than imply the update reopened it.
-        return f"TractionBuild gate: {decision} (set at T0+3 on the T0 verdict, {f.verdict}: {meaning})."
+        return (f"TractionBuild gate: {decision} (on the verdict updated with the first "
+                f"{f.posterior['window_days']} days, {verdict}: {meaning}).")
     return f"TractionBuild gate: {decision} ({meaning})."
 
 
@@ -694,10 +696,6 @@ def _section_first_days(f: _Facts) -> dict[str, Any]:
          for r in observed], widths=[2.4, 1.1, 1.2, 1.6, 1.3, 1.6], align="lrrrrl"))
     notes = [_far_off(r) for r in observed if not r["inside_80"]] or \
         ["Every observation fell inside the 80 % range of the T0 forecast."]
-    if any((r["forecast"]["p10"] <= r["observed"] <= r["forecast"]["p90"]) != r["inside_80"] for r in observed):
-        notes.append("The forecast columns are the model's expected value across the T0 futures; the percentile also "
-                     "counts a single month's chance variation, so a value outside the 8-in-10 column can still sit "
-                     "inside the forecast's 80 % range.")
     if not lik["tempered"] and _softened(f):
         notes.append("An observation this far outside its forecast is one the T0 model cannot account for: re-run "
                      "the validation with it as evidence rather than rely on the update alone.")
@@ -742,10 +740,7 @@ def _calibration(bundle: dict[str, Any]) -> dict[str, Any] | None:
     domain = bundle["market_data"]["domain"]["name"]
     scored = (summary.get("by_domain") or {}).get(domain) or {}
     if scored.get("count"):
-        # ledger.one_line speaks of all runs; the same sentence, scoped to the domain.
-        line = (f"Calibration record for {domain} ideas: "
-                + ledger.one_line({"overall": scored}).removeprefix("Calibration record: "))
-        return {"line": line, "scope": domain, **scored}
+        return {"line": ledger.one_line(summary, domain), "scope": domain, **scored}
     return {"line": ledger.one_line(summary), "scope": "all domains", **summary["overall"]}
 
 

@@ -30,11 +30,14 @@ def build_validation_summary(bundle: dict[str, Any]) -> dict[str, Any]:
     """The ``validation_summary.json`` document: verdict, the report's first page and sections, headline numbers,
     data quality and provenance.
 
-    The contract fields (``recommendation``, ``gate_decision``, ...) stay the T0 decision's, as GET /gate reads them;
-    ``final_recommendation`` is the report's headline verdict (the posterior one after T0+30), ``first_30_days`` the
-    update behind it and ``calibration`` the ledger's one line, each only when the bundle carries it.
+    The contract fields (``recommendation``, ``gate_decision``, ...) are SMVM's recommendation now, as GET /gate
+    answers it: the posterior decision's after T0+30 observations, else the T0 one (``final_recommendation.source``
+    says which); ``first_30_days`` is the update behind it and ``calibration`` the ledger's one line, each only when
+    the bundle carries it.
     """
     run, dec, sim, md = bundle["run"], bundle["decision"], bundle["simulation_result"], bundle["market_data"]
+    verdict = bundle.get("posterior_decision") if bundle.get("posterior") else None
+    verdict = verdict or dec
     m = sim["metrics"]
     report = build_report(bundle)
     first = report["summary"]
@@ -46,12 +49,12 @@ def build_validation_summary(bundle: dict[str, Any]) -> dict[str, Any]:
         "created_at": run.get("created_at"),
         "title": report["title"],
         "domain": md["domain"]["name"],
-        "recommendation": dec["recommendation"],
-        "score": dec["score"],
-        "confidence": dec["confidence"],
-        "verdict_probabilities": dec["verdict_probabilities"],
-        "borderline": dec["borderline"],
-        "gate_decision": dec["gate_decision"],
+        "recommendation": verdict["recommendation"],
+        "score": verdict["score"],
+        "confidence": verdict["confidence"],
+        "verdict_probabilities": verdict["verdict_probabilities"],
+        "borderline": verdict["borderline"],
+        "gate_decision": verdict["gate_decision"],
         "final_recommendation": report["final_recommendation"],
         **optional,
         "headline": first["headline"],

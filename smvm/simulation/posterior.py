@@ -131,6 +131,24 @@ def _weighted_verdict(scores: np.ndarray, weights: np.ndarray) -> tuple[str, flo
     return rules.band(score), score
 
 
+#: Draws of the observation noise per world when the predictive's quantiles are read off samples.
+PREDICTIVE_DRAWS = 8
+
+
+def predictive_quantiles(outputs: dict[str, np.ndarray], name: str, qs: tuple[float, ...]) -> list[float]:
+    """Quantiles (percent) of what the client would observe under the prior predictive: the same distribution the
+    PIT reads (each world's expectation with the likelihood's noise), so an observation at the forecast's P90 has a
+    PIT near 0.9. Read off a fixed set of draws, so the same run always gives the same figures."""
+    rng = np.random.default_rng(20_261_204)
+    if name in COUNT_OUTPUTS:
+        mu = np.repeat(np.maximum(outputs[COUNT_OUTPUTS[name]], 1e-9), PREDICTIVE_DRAWS)
+        draws = rng.poisson(rng.gamma(COUNT_DISPERSION, mu / COUNT_DISPERSION)).astype(float)
+        return [float(v) for v in np.percentile(draws, qs, method="inverted_cdf")]
+    predicted = np.repeat(np.log(np.maximum(outputs[MONEY_OUTPUTS[name]], 1e-6)), PREDICTIVE_DRAWS)
+    draws = np.exp(predicted + rng.normal(0.0, MONEY_LOG_SD[name], predicted.size))
+    return [float(v) for v in np.percentile(draws, qs)]
+
+
 def predictive_pit(outputs: dict[str, np.ndarray], name: str, value: float) -> float:
     """Where ``value`` falls in the prior predictive of metric ``name`` (a mixture over the unweighted worlds of the
     observation noise the likelihood assumes): a mid-PIT for counts, so a well-calibrated forecast gives uniform PITs."""
@@ -209,8 +227,7 @@ def update(config: dict[str, Any], observations: dict[str, Any], *, threads: int
         "outputs": _outputs(outputs, weights),
         "fans": _fans(blocks[0], weights[:blocks[0]["n"]]),
         "predictive": {name: {"observed": float(observed[name]), "pit": predictive_pit(outputs, name, float(observed[name])),
-                              "prior_quantiles": weighted_quantiles(
-                                  outputs[COUNT_OUTPUTS.get(name) or MONEY_OUTPUTS[name]], uniform, REPORT_QUANTILES)}
+                              "prior_quantiles": predictive_quantiles(outputs, name, REPORT_QUANTILES)}
                        for name in usable},
     }
 

@@ -141,7 +141,7 @@ def test_observations_update_the_decision_everywhere_once(stack, receiver) -> No
     assert "What the first 30 days changed" in report
     fresh = _completed_run(stack, receiver, "NEXT")
     fresh_report = requests.get(stack.api(f"/validation/{fresh}/artifacts/validation_report.md"), timeout=10).text
-    assert "Calibration record:" in fresh_report and "observations scored" in fresh_report
+    assert "Calibration record for saas ideas: " in fresh_report and "observations scored so far" in fresh_report
 
 
 def test_bad_or_unusable_observations_change_nothing_they_should_not(stack, receiver) -> None:

@@ -215,7 +215,12 @@ def test_lifecycle_results_gate_complete_finalize(stack, example_body) -> None:
 
     final = requests.post(stack.api(f"/validation/{run_id}/finalize"), json={"decision": "go"}, timeout=5)
     assert final.status_code == 200 and final.json()["status"] == "FINALIZED"
-    assert final.json()["final_recommendation"] == "go"
+    # Funnel counts alone start no update: T32 answers the T0 decision, with TractionBuild's "go" recorded beside it.
+    words = {"GO": "go", "PIVOT": "pivot", "KILL": "no_go"}
+    smvm = body["decision"]["recommendation"]
+    assert (final.json()["smvm_recommendation"], final.json()["recommendation_source"]) == (smvm, "prior")
+    assert final.json()["final_recommendation"] == words[smvm] and final.json()["tractionbuild_decision"] == "go"
+    assert final.json()["disagreement"] is (smvm != "GO")
     cancel = requests.post(stack.api(f"/validation/{run_id}/cancel"), json={}, timeout=5)
     assert cancel.status_code == 409 and cancel.json()["message"] == "The run is already finalized; it can no longer be cancelled."
     again = requests.post(stack.api(f"/validation/{run_id}/finalize"), json={"decision": "no_go"}, timeout=5)

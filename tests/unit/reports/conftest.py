@@ -38,12 +38,16 @@ OBSERVED = {
     "strong": ("PIVOT", lambda q: {"window_days": 30, "paying_customers": int(3 * q["obs_customers"][89]) + 1,
                                    "mrr": 3 * q["obs_mrr"][89], "churned_customers": 0,
                                    "acquisition_spend": q["obs_acquisition_spend"][10], "signups": 400}),
+    # Next to nothing on an idea that rests on benchmarks: customers and MRR at the forecast's 3rd percentile.
+    "weak": ("NO_EVIDENCE", lambda q: {"window_days": 30, "paying_customers": int(q["obs_customers"][2]),
+                                       "mrr": max(q["obs_mrr"][2], 1.0), "trials": 12}),
     # No paying customer at all on an idea that rests on benchmarks.
     "zero": ("NO_EVIDENCE", lambda q: {"window_days": 30, "paying_customers": 0, "churned_customers": 0,
                                        "visitors": 900}),
     # The forecast's own median.
     "middle": ("PIVOT", lambda q: {"window_days": 30, "paying_customers": round(q["obs_customers"][49]),
-                                   "acquisition_spend": q["obs_acquisition_spend"][49], "survey": {"responses": 20}}),
+                                   "acquisition_spend": q["obs_acquisition_spend"][49],
+                                   "survey": [{"too_cheap": 5, "cheap": 10, "expensive": 30, "too_expensive": 60}]}),
 }
 
 

@@ -1,11 +1,11 @@
 import json
 import re
-import zlib
 
 import pytest
 
 from smvm.reports.content import build_report
 from smvm.reports.services import build_validation_summary, render_markdown_report, render_pdf_report
+from tests.unit.reports.pdftext import text_lines
 
 pytestmark = pytest.mark.unit
 
@@ -16,14 +16,7 @@ SECTIONS = ["The answer", "How the verdict was reached", "What would change the 
 
 
 def pdf_text(pdf: bytes) -> str:
-    """The text operators of every page (fpdf2 deflates each content stream)."""
-    out = []
-    for stream in re.findall(rb"stream\r?\n(.*?)\r?\nendstream", pdf, flags=re.DOTALL):
-        try:
-            out.append(zlib.decompress(stream).decode("latin-1"))
-        except zlib.error:
-            continue
-    return "".join(re.findall(r"\((.*?)\) Tj", "\n".join(out)))
+    return "".join(text_lines(pdf))
 
 
 @pytest.mark.parametrize("kind", ["GO", "KILL", "PIVOT", "NO_EVIDENCE"])

@@ -104,3 +104,19 @@ def test_ledger_coverage_counts_and_one_line():
     assert "4 observations" in ledger.one_line(summary)
     assert "no observations" in ledger.one_line(ledger.coverage([]))
     assert math.isclose(ledger.coverage(rows)["by_metric"]["mrr"]["inside_95"], 0.75)
+
+
+def test_ledger_line_speaks_of_the_domain_when_it_has_scored_observations():
+    summary = ledger.coverage([{"run_id": "R", "domain": "saas", "metric": "mrr", "pit": 0.5}])
+    assert ledger.one_line(summary, "saas").startswith("Calibration record for saas ideas: 1 observation scored")
+    assert ledger.one_line(summary, "retail").startswith("Calibration record: 1 observation scored")
+
+
+def test_the_forecast_range_shown_is_the_one_the_percentile_reads(t0):
+    # An observation at the predictive P90 has a PIT near 0.9: range and percentile describe the same distribution.
+    result = posterior.update(t0["simulation_config"], {"window_days": 30, "paying_customers": 1})
+    outputs = {"obs_customers": np.asarray(t0["simulation_result"]["quantiles"]["obs_customers"])}
+    p10, _, p90 = posterior.predictive_quantiles(outputs, "paying_customers", (10, 50, 90))
+    assert posterior.predictive_pit(outputs, "paying_customers", p90) == pytest.approx(0.9, abs=0.05)
+    assert posterior.predictive_pit(outputs, "paying_customers", p10) == pytest.approx(0.1, abs=0.05)
+    assert len(result["predictive"]["paying_customers"]["prior_quantiles"]) == 3
