@@ -7,8 +7,9 @@ anchors' "weight the prior's simulated worlds by the likelihood of what was obse
 around the world's expectation (Poisson noise plus the model's own misfit), money lognormal around it. The posterior
 verdict is the weighted middle world's; inputs the observations pinned down (their range narrowed or moved, see
 PINNED_SPREAD and PINNED_SHIFT) count as measured, not benchmarks, when a world's verdict is checked: an observation
-consistent with every world says nothing about an input, and must not end the benefit of the doubt its benchmark got. When the observations sit far out in the prior's tail, the effective sample size
-collapses: the likelihood is then tempered (raised to the power that keeps MIN_ESS worlds), and the report says so.
+consistent with every world says nothing about an input, and must not end the benefit of the doubt its benchmark
+got. When the observations sit far out in the prior's tail, the effective sample size collapses: the likelihood is
+then tempered (raised to the power that keeps MIN_ESS worlds), and the report says so.
 """
 
 from __future__ import annotations

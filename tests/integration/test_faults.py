@@ -244,7 +244,7 @@ def test_sigkill_during_the_posterior_update(fault_stack) -> None:
         put = requests.put(stack.api(f"/validation/{run_id}/complete"), json=_observe_strongly(stack, run_id), timeout=10)
         assert put.status_code == 200, put.text
 
-        def update_stage() -> dict[str, Any] | None:
+        def update_stage(run_id: str = run_id) -> dict[str, Any] | None:
             rows = _query(db, "SELECT status, attempt FROM stages WHERE run_id = %s AND name = 'posterior_update'", run_id)
             return rows[0] if rows and rows[0]["status"] in ("RUNNING", "SUCCEEDED") else None
 
