@@ -8,9 +8,9 @@ from flask import Flask
 
 from api import observability
 from smvm.auth.idempotency import IdempotencyStore
-from smvm.auth.services import TokenStore
+from smvm.auth.tokens import TokenStore
 from smvm.config import Settings
-from smvm.runs.services import RunStore
+from smvm.runs.store import RunStore
 from smvm.store.db import Database
 
 

@@ -13,7 +13,7 @@ from smvm import maintenance
 from smvm.allowlist import client_address, is_allowed, parse_networks
 from smvm.config import Settings
 from smvm.errors import DependencyUnavailableError, MaintenanceError, PermissionDeniedError
-from smvm.features.services import flags
+from smvm.features.flags import flags
 from smvm.integration_health import integration_health
 
 bp = Blueprint("integration", __name__, url_prefix="/api/v1")

@@ -20,7 +20,7 @@ from smvm import __version__, schema_docs
 from smvm.artifacts import PUBLIC_ARTIFACTS
 from smvm.config import Settings
 from smvm.intake.schemas import CanonicalRequestSchema, LegacyRequestSchema, TractionBuildProjectSchema
-from smvm.intake.services import MARKET_SIZE_RULE
+from smvm.intake.validation import MARKET_SIZE_RULE
 from smvm.runs.schemas import (
     CancelSchema,
     CompleteSchema,

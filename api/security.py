@@ -13,7 +13,7 @@ from flask_limiter.util import get_remote_address
 
 from api import integration
 from smvm.auth.idempotency import IdempotencyStore, StoredResponse, replay_headers, request_fingerprint, validate_key
-from smvm.auth.services import Principal, TokenStore
+from smvm.auth.tokens import Principal, TokenStore
 from smvm.config import Settings
 from smvm.errors import MaintenanceError, PermissionDeniedError, RunNotFoundError
 

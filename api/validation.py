@@ -14,11 +14,11 @@ from marshmallow import Schema, ValidationError
 from api import security
 from smvm.artifacts import PUBLIC_ARTIFACTS
 from smvm.errors import ArtifactNotFoundError, RequestValidationError, UnsupportedMediaTypeError
-from smvm.intake.services import check_callback_url, parse_request
+from smvm.intake.validation import check_callback_url, parse_request
 from smvm.pipeline.update_stages import UPDATE_STAGES
-from smvm.runs import views
+from smvm.runs import responses
 from smvm.runs.schemas import CancelSchema, CompleteSchema, FinalizeSchema, ListQuerySchema
-from smvm.runs.services import RunStore
+from smvm.runs.store import RunStore
 
 log = logging.getLogger(__name__)
 
@@ -141,7 +141,7 @@ def list_runs() -> dict[str, Any]:
     query = load_query(list_query_schema)
     runs, total = _store().list_runs(**query, project_patterns=security.project_patterns())
     return {
-        "runs": [views.run_summary(run) for run in runs],
+        "runs": [responses.run_summary(run) for run in runs],
         "total": total,
         "limit": query["limit"],
         "offset": query["offset"],
@@ -151,7 +151,7 @@ def list_runs() -> dict[str, Any]:
 @bp.get("/<identifier>/status")
 def status(identifier: str) -> dict[str, Any]:
     run, stages = _store().detail(identifier)
-    return views.status_view(security.ensure_visible(run), stages)
+    return responses.status_view(security.ensure_visible(run), stages)
 
 
 @bp.get("/<identifier>/results")
@@ -160,9 +160,9 @@ def results(identifier: str) -> tuple[dict[str, Any], int]:
     run, stages = store.detail(identifier)
     security.ensure_visible(run)
     if run["status"] in ("INITIATED", "RUNNING"):
-        return views.status_view(run, stages), 202
+        return responses.status_view(run, stages), 202
     # The configured public URL, as in the T0 answer's webhook_urls: behind a proxy the request's Host is not it.
-    body = views.results_view(
+    body = responses.results_view(
         run, stages, store.run_directory(run), store.artifacts(run["run_id"]), store.settings.public_base_url
     )
     return body, 200
@@ -172,7 +172,7 @@ def results(identifier: str) -> tuple[dict[str, Any], int]:
 def gate(identifier: str) -> dict[str, Any]:
     store = _store()
     run = security.ensure_visible(store.resolve(identifier))
-    return views.gate_view(run, *views.gate_documents(run, store.run_directory(run)))
+    return responses.gate_view(run, *responses.gate_documents(run, store.run_directory(run)))
 
 
 @bp.put("/<identifier>/complete")
@@ -185,7 +185,7 @@ def complete(identifier: str) -> dict[str, Any]:
             current_app.extensions["smvm.enqueue"](run["run_id"], from_stage=UPDATE_STAGES[0].name)
         except Exception:  # the stage row is ENQUEUED; the sweeper publishes it once the broker is back
             log.warning("smvm.api.enqueue_failed", extra={"run_id": run["run_id"]}, exc_info=True)
-    return views.status_view(run, store.stages(run["run_id"])) | {"completion": run["completion"]}
+    return responses.status_view(run, store.stages(run["run_id"])) | {"completion": run["completion"]}
 
 
 @bp.post("/<identifier>/finalize")
@@ -193,7 +193,7 @@ def finalize(identifier: str) -> dict[str, Any]:
     payload = _load(finalize_schema, json_body(optional=True))
     store = _store()
     run = store.finalize(_visible_run_id(identifier), payload)
-    return views.finalization_view(run, store.stages(run["run_id"]))
+    return responses.finalization_view(run, store.stages(run["run_id"]))
 
 
 @bp.post("/<identifier>/cancel")
@@ -201,7 +201,7 @@ def cancel(identifier: str) -> dict[str, Any]:
     payload = _load(cancel_schema, json_body(optional=True))
     store = _store()
     run = store.cancel(_visible_run_id(identifier), payload["reason"])
-    return views.status_view(run, store.stages(run["run_id"]))
+    return responses.status_view(run, store.stages(run["run_id"]))
 
 
 @bp.get("/<identifier>/artifacts/<path:name>")

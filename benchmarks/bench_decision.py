@@ -38,7 +38,7 @@ BUDGET = 1.5
 _BASELINE_SERVER = """
 import json, sys, time
 from smvm.decision.services import analyse_decision
-from smvm.intake.services import parse_request, validate_idea
+from smvm.intake.validation import parse_request, validate_idea
 from smvm.market.services import ingest_market_data, synthesize_competitors, synthesize_personas
 from smvm.simulation.services import build_simulation_config, run_simulation
 
@@ -94,7 +94,7 @@ class _Baseline:
 def _measure(bodies: dict[str, dict[str, Any]], repeat: int, baseline: _Baseline | None) -> dict[str, Any]:
     """Per idea, the baseline's and the current code's CPU per run, their runs alternating (after one untimed run of
     each, which also gives the verdicts and the byte-identity check)."""
-    from smvm.intake.services import parse_request
+    from smvm.intake.validation import parse_request
     from smvm.pipeline.decide import decide
 
     out = {}

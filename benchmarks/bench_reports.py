@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from smvm.artifacts import RunDirectory
-from smvm.intake.services import parse_request
+from smvm.intake.validation import parse_request
 from smvm.pipeline.stages import STAGES, StageContext
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from smvm.intake.services import parse_request
+from smvm.intake.validation import parse_request
 from smvm.market.competitors import synthesize_competitors
 from smvm.market.ingestion import ingest_market_data
 from smvm.market.personas import synthesize_personas

@@ -61,7 +61,7 @@ def _observe(truth: dict[str, np.ndarray], rng: np.random.Generator) -> dict[str
 def _run_idea(args: tuple[str, int]) -> list[dict[str, Any]]:
     from smvm.calibration.ledger import records
     from smvm.decision import rules
-    from smvm.intake.services import parse_request
+    from smvm.intake.validation import parse_request
     from smvm.pipeline.decide import decide
     from smvm.simulation.engine import simulate
     from smvm.simulation.execution import Plan

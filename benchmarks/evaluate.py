@@ -66,7 +66,7 @@ def load_set(directory: Path) -> list[dict[str, Any]]:
 def _run(body: dict[str, Any], seed: int) -> dict[str, Any]:
     """Parse and decide one request body; a refusal is reported, not raised."""
     from smvm.errors import RequestValidationError
-    from smvm.intake.services import parse_request
+    from smvm.intake.validation import parse_request
     from smvm.pipeline.decide import decide
 
     try:
@@ -191,7 +191,7 @@ def _with_trivial_competitor(body: dict[str, Any]) -> dict[str, Any] | None:
 
 def _benchmarks(body: dict[str, Any]) -> tuple[float, float]:
     """The idea's domain's typical price and CAC (for perturbations of ideas that state neither)."""
-    from smvm.intake.services import parse_request
+    from smvm.intake.validation import parse_request
     from smvm.market.ingestion import ingest_market_data
 
     market = ingest_market_data(parse_request(copy.deepcopy(body)))

@@ -10,7 +10,7 @@ import time
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from smvm.crypto.services import ArtifactCipher, decrypt_without_key
+from smvm.crypto.cipher import ArtifactCipher, decrypt_without_key
 from smvm.errors import ArtifactNotFoundError
 from smvm.ids import is_safe_id
 
@@ -71,7 +71,7 @@ def run_directory_path(root: Path, project_id: str, run_id: str) -> Path:
 class RunDirectory:
     """``runs/{project_id}/validation/{run_id}/``; every write is temp file + rename.
 
-    With a ``cipher`` (see :func:`smvm.crypto.services.cipher_for`) files are encrypted on disk and decrypted on read,
+    With a ``cipher`` (see :func:`smvm.crypto.cipher.cipher_for`) files are encrypted on disk and decrypted on read,
     so callers always see plaintext; hashes are of the plaintext, so they stay stable across re-runs and key rotation.
     """
 

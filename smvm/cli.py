@@ -25,7 +25,7 @@ def _load_json(path: str) -> Any:
 
 
 def _cmd_validate(args: argparse.Namespace, settings: Settings) -> int:
-    from smvm.intake.services import parse_request
+    from smvm.intake.validation import parse_request
     from smvm.pipeline.runner import run_pipeline
 
     body = _load_json(args.file)

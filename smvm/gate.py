@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from smvm.runs import models
+from smvm import lifecycle
 
 PROCEED = "proceed"
 HOLD = "hold"
@@ -24,9 +24,9 @@ RECOMMENDATION_GATE = {"GO": PROCEED, "PIVOT": PROCEED, "KILL": REJECT}
 GO_WORDS = {"GO": "go", "PIVOT": "pivot", "KILL": "no_go"}
 
 #: Runs that ended without a decision the gate can use: nothing will ever open it.
-_REJECTED_STATUSES = (models.FAILED, models.CANCELLED)
+_REJECTED_STATUSES = (lifecycle.FAILED, lifecycle.CANCELLED)
 #: Runs whose decision is final and readable (COMPLETED, and FINALIZED from COMPLETED).
-_DECIDED_STATUSES = (models.COMPLETED, models.FINALIZED)
+_DECIDED_STATUSES = (lifecycle.COMPLETED, lifecycle.FINALIZED)
 
 
 def gate_decision(status: str, recommendation: str | None) -> str:

@@ -6,7 +6,7 @@ import functools
 
 from celery import Celery
 
-from smvm.runs.services import RunStore
+from smvm.runs.store import RunStore
 from smvm.store.db import Database
 
 

@@ -8,10 +8,10 @@ from celery import Task, shared_task
 from celery.exceptions import Ignore
 
 from smvm.errors import DependencyUnavailableError, SmvmError
+from smvm.lifecycle import CANCELLED
 from smvm.pipeline.tracks import ALL_STAGES
 from smvm.runs.execution import StageReleasedError, execute_stage
-from smvm.runs.models import CANCELLED
-from smvm.runs.services import RunStore
+from smvm.runs.store import RunStore
 from smvm.store.db import TRANSIENT_DB_ERRORS
 from workers.context import get_store
 from workers.pipeline import enqueue_run

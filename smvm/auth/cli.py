@@ -7,7 +7,7 @@ import datetime as dt
 import json
 import re
 
-from smvm.auth.services import SCOPES, TokenStore
+from smvm.auth.tokens import SCOPES, TokenStore
 from smvm.config import Settings
 from smvm.store.db import Database
 

@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from smvm.config import Settings
-from smvm.crypto.services import cipher_for, generate_key, rotate_requests, rotate_tree
+from smvm.crypto.cipher import cipher_for, generate_key, rotate_requests, rotate_tree
 from smvm.errors import ConfigurationError
 from smvm.webhooks.signing import active_secrets, new_secret
 

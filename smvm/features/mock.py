@@ -13,7 +13,7 @@ from typing import Any
 from smvm.gate import RECOMMENDATION_GATE
 from smvm.pipeline.stages import STAGES, StageContext, load_bundle
 from smvm.pipeline.update_stages import POSTERIOR_DECISION, POSTERIOR_RESULT, UPDATE_STAGES, observations_of
-from smvm.reports.services import build_validation_summary
+from smvm.reports.render import build_validation_summary
 
 MODE = {"mode": "mock"}
 _NOTICE = "MOCK MODE: sandbox output for integration testing, not a market validation."

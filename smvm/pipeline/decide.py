@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from smvm.decision.analysis import analyse_decision
-from smvm.intake.services import validate_idea
+from smvm.intake.validation import validate_idea
 from smvm.market.competitors import synthesize_competitors
 from smvm.market.ingestion import ingest_market_data
 from smvm.market.personas import synthesize_personas
@@ -21,7 +21,7 @@ VERDICT_PATHS = WORLD_BLOCK * MAX_WORLD_BLOCKS
 
 
 def decide(request: dict[str, Any], *, seed: int, verdict_only: bool = False, threads: int | None = None) -> dict[str, Any]:
-    """Every stage output up to the decision for a normalized request (see ``smvm.intake.services.parse_request``).
+    """Every stage output up to the decision for a normalized request (see ``smvm.intake.validation.parse_request``).
 
     :returns: ``{"validation", "market_data", "personas", "competitors", "simulation_config", "simulation_result",
         "decision"}``.

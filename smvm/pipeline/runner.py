@@ -27,7 +27,7 @@ def run_pipeline(
 ) -> tuple[dict[str, Any], RunDirectory]:
     """Run all seven stages in order and return ``(meta, run_dir)``; the directory matches a served run's.
 
-    ``request`` is a normalized request (see :func:`smvm.intake.services.parse_request`).
+    ``request`` is a normalized request (see :func:`smvm.intake.validation.parse_request`).
     """
     run_id = request["run_id"] or new_run_id()
     configuration = dict(request["configuration"])

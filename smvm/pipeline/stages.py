@@ -12,12 +12,12 @@ from typing import Any
 from smvm import __version__
 from smvm.artifacts import RunDirectory
 from smvm.decision.analysis import analyse_decision
-from smvm.intake.services import validate_idea
+from smvm.intake.validation import validate_idea
 from smvm.market.competitors import synthesize_competitors
 from smvm.market.ingestion import ingest_market_data
 from smvm.market.personas import synthesize_personas
 from smvm.queues import PIPELINE_QUEUE, SIMULATION_QUEUE
-from smvm.reports.services import build_validation_summary, render_markdown_report, render_pdf_report
+from smvm.reports.render import build_validation_summary, render_markdown_report, render_pdf_report
 from smvm.simulation.config import build_simulation_config
 from smvm.simulation.execution import run_simulation
 

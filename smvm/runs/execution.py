@@ -10,9 +10,9 @@ import time
 from collections.abc import Iterator
 
 from smvm import logs
-from smvm.features.services import stage_for
+from smvm.features.flags import stage_for
 from smvm.pipeline.stages import StageContext
-from smvm.runs.services import RunStore
+from smvm.runs.store import RunStore
 from smvm.store.db import TRANSIENT_DB_ERRORS
 
 log = logging.getLogger(__name__)

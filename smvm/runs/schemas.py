@@ -9,7 +9,7 @@ from marshmallow import INCLUDE, Schema, fields, post_load, validate
 
 from smvm.intake.observations import ObservationsSchema
 from smvm.intake.schemas import SAFE_PROJECT_ID, Text
-from smvm.runs.models import RUN_STATUSES
+from smvm.lifecycle import RUN_STATUSES
 
 
 class StrictBoolean(fields.Boolean):

@@ -7,9 +7,9 @@ import json
 from typing import Any
 
 from smvm import gate
+from smvm.lifecycle import ACTIVE_STATUSES, CALLBACK_STATUS, COMPLETED, FINALIZED
 from smvm.pipeline import tracks
 from smvm.pipeline.stages import STAGE_NAMES
-from smvm.runs.models import ACTIVE_STATUSES, CALLBACK_STATUS, COMPLETED, FINALIZED
 
 PAYLOAD_VERSION = "1"
 

@@ -15,7 +15,7 @@ from marshmallow import Schema, ValidationError, fields, post_load, validate, va
 
 from smvm.gate import GATE_DECISIONS
 from smvm.ids import SAFE_ID
-from smvm.runs.models import CALLBACK_STATUS, RUN_STATUSES
+from smvm.lifecycle import CALLBACK_STATUS, RUN_STATUSES
 from smvm.runs.schemas import OpenSchema, StrictBoolean, utc
 from smvm.schema_docs import documented
 from smvm.webhooks.models import HOLD_REASONS, HOLD_WORDS

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 from smvm.artifacts import RunDirectory
 from smvm.config import Settings
-from smvm.crypto.services import cipher_for
+from smvm.crypto.cipher import cipher_for
 from smvm.errors import ArtifactNotFoundError
 from smvm.store.db import Database
 from smvm.webhooks import models, payloads, transport

@@ -13,7 +13,7 @@ import psycopg2.extras
 
 from smvm.artifacts import RunDirectory, remove_stale_temp_files
 from smvm.config import Settings
-from smvm.crypto.services import cipher_for
+from smvm.crypto.cipher import cipher_for
 from smvm.errors import ArtifactNotFoundError
 from smvm.store.db import Database
 from smvm.webhooks import models, payloads

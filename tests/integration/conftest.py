@@ -14,7 +14,7 @@ import redis
 import requests
 
 from smvm.config import Settings
-from smvm.runs.services import RunStore
+from smvm.runs.store import RunStore
 from smvm.store.db import Database
 from tests.integration import harness
 from workers.app import create_celery

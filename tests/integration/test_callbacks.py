@@ -16,9 +16,9 @@ import pytest
 import redis
 
 from smvm.config import Settings
-from smvm.intake.services import parse_request
+from smvm.intake.validation import parse_request
 from smvm.metrics import StateCollector
-from smvm.runs.services import RunStore
+from smvm.runs.store import RunStore
 from smvm.store.db import Database
 from smvm.webhooks.services import DeliveryService
 from tests.integration import harness

@@ -7,8 +7,8 @@ import json
 import pytest
 
 from smvm import cli
-from smvm.crypto.services import MAGIC, generate_key
-from smvm.runs.services import RunStore
+from smvm.crypto.cipher import MAGIC, generate_key
+from smvm.runs.store import RunStore
 from tests.integration import harness
 from tests.integration.inproc import app_for, new_body, settings_for
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from smvm.runs.services import RunStore
+from smvm.runs.store import RunStore
 from tests.integration.inproc import app_for, new_body, settings_for
 
 pytestmark = pytest.mark.integration

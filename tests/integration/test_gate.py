@@ -17,7 +17,7 @@ import pytest
 import requests
 
 from smvm.config import Settings
-from smvm.intake.services import parse_request
+from smvm.intake.validation import parse_request
 from smvm.pipeline.stages import STAGE_NAMES
 from smvm.runs.execution import execute_stage
 from tests.integration import harness

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from smvm.auth.services import TokenStore
+from smvm.auth.tokens import TokenStore
 from smvm.config import Settings
 from smvm.store.db import Database
 from tests.integration import harness

@@ -165,7 +165,7 @@ def test_resubmitting_a_run_id_replays_or_conflicts(stack, example_body) -> None
 
 def _held_run(store, body: dict) -> dict:
     """A run recorded like a POST would record it but never enqueued, so it stays INITIATED for as long as needed."""
-    from smvm.intake.services import parse_request
+    from smvm.intake.validation import parse_request
 
     run, created = store.create_run(parse_request(body))
     assert created

@@ -159,7 +159,7 @@ def test_erase_project_removes_rows_and_files_and_leaves_an_audit_entry(stack, p
 
 
 def test_erase_submitter_finds_runs_by_hash_and_audits_only_the_hash(store) -> None:
-    from smvm.intake.services import parse_request
+    from smvm.intake.validation import parse_request
     from smvm.privacy.services import erase_submitter
 
     submitter = f"erase.me.{uuid.uuid4().hex[:6]}@example.com"

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from smvm.auth.services import TokenStore
+from smvm.auth.tokens import TokenStore
 from smvm.config import Settings
 from smvm.store.db import Database
 from tests.bad_inputs import BAD_BODIES, BAD_RAW, VALID

@@ -12,10 +12,10 @@ import uuid
 import pytest
 
 from smvm.errors import InvalidTransitionError, RunConflictError
-from smvm.intake.services import parse_request
+from smvm.intake.validation import parse_request
 from smvm.pipeline.stages import STAGE_NAMES
 from smvm.runs.execution import execute_stage
-from smvm.runs.services import RunStore
+from smvm.runs.store import RunStore
 from smvm.store.db import Database, upgrade
 from smvm.webhooks import services as webhooks
 from smvm.webhooks.sync import purge_expired_runs

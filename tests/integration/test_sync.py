@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from smvm.config import Settings
-from smvm.runs.services import RunStore
+from smvm.runs.store import RunStore
 from smvm.store.db import Database
 from tests.integration import harness
 from tests.integration.conftest import settings_environ

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from smvm.intake.services import parse_request
+from smvm.intake.validation import parse_request
 from smvm.pipeline.decide import decide
 
 EVAL = Path(__file__).resolve().parents[3] / "examples" / "eval"

@@ -4,7 +4,7 @@ import pytest
 
 from smvm.artifacts import RunDirectory
 from smvm.config import Settings
-from smvm.crypto.services import MAGIC, ArtifactCipher, cipher_for, generate_key, open_request, rotate_tree, seal_request
+from smvm.crypto.cipher import MAGIC, ArtifactCipher, cipher_for, generate_key, open_request, rotate_tree, seal_request
 from smvm.errors import ConfigurationError
 
 pytestmark = pytest.mark.unit
@@ -29,7 +29,7 @@ def test_encrypted_files_are_refused_without_the_key(tmp_path) -> None:
     RunDirectory(tmp_path, "P", "R", cipher=ArtifactCipher([generate_key()])).write_json("a.json", {"x": 1})
     with pytest.raises(ConfigurationError):
         RunDirectory(tmp_path, "P", "R").read_json("a.json")
-    from smvm.crypto.services import DecryptionError
+    from smvm.crypto.cipher import DecryptionError
 
     with pytest.raises(DecryptionError):
         RunDirectory(tmp_path, "P", "R", cipher=ArtifactCipher([generate_key()])).read_json("a.json")

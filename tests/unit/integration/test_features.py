@@ -8,10 +8,10 @@ import pytest
 from standardwebhooks.webhooks import Webhook
 
 from smvm.artifacts import RunDirectory
+from smvm.features.flags import stage_for
 from smvm.features.mock import MOCK_STAGES
-from smvm.features.services import stage_for
 from smvm.ids import validation_id_for
-from smvm.intake.services import parse_request
+from smvm.intake.validation import parse_request
 from smvm.pipeline.stages import STAGES_BY_NAME, StageContext
 from smvm.standin.server import StandIn
 from smvm.webhooks.signing import new_secret, signed_headers

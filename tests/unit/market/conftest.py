@@ -2,7 +2,7 @@ import copy
 
 import pytest
 
-from smvm.intake.services import parse_request
+from smvm.intake.validation import parse_request
 
 BODY = {
     "project_id": "P-MARKET",

@@ -90,7 +90,7 @@ def test_hash_submitter_normalises_and_is_stable() -> None:
 
 
 def test_parse_request_scrubs_text_and_hashes_the_submitter() -> None:
-    from smvm.intake.services import parse_request
+    from smvm.intake.validation import parse_request
 
     request = parse_request({
         "project_id": "PROJ-1",
@@ -108,7 +108,7 @@ def test_parse_request_scrubs_text_and_hashes_the_submitter() -> None:
 
 
 def test_legacy_submitter_is_hashed() -> None:
-    from smvm.intake.services import parse_request
+    from smvm.intake.validation import parse_request
 
     request = parse_request({"project_id": "P", "idea": {"description": "x", "submitter": "dan@example.com", "metadata": {}}})
     assert request["metadata"]["submitter_hash"] == hash_submitter("dan@example.com")

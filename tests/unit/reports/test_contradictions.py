@@ -3,7 +3,7 @@
 import pytest
 
 from smvm.reports.content import _scenario_sentence, build_report
-from smvm.reports.services import render_markdown_report
+from smvm.reports.render import render_markdown_report
 from smvm.reports.vocabulary import share
 
 pytestmark = pytest.mark.unit

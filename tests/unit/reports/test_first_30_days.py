@@ -9,7 +9,7 @@ from smvm.calibration import ledger
 from smvm.decision.update import final_recommendation
 from smvm.reports import pdf as pdf_module
 from smvm.reports.content import build_report
-from smvm.reports.services import build_validation_summary, render_markdown_report, render_pdf_report
+from smvm.reports.render import build_validation_summary, render_markdown_report, render_pdf_report
 from smvm.reports.vocabulary import CODE_NAMES, dollars, observation_name, share
 from tests.unit.reports.pdftext import text_lines
 

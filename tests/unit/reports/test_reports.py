@@ -4,7 +4,7 @@ import re
 import pytest
 
 from smvm.reports.content import build_report
-from smvm.reports.services import build_validation_summary, render_markdown_report, render_pdf_report
+from smvm.reports.render import build_validation_summary, render_markdown_report, render_pdf_report
 from tests.unit.reports.pdftext import text_lines
 
 pytestmark = pytest.mark.unit

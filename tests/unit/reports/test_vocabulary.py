@@ -6,7 +6,7 @@ import pytest
 
 from smvm.reports import charts
 from smvm.reports.content import build_report
-from smvm.reports.services import render_markdown_report
+from smvm.reports.render import render_markdown_report
 from smvm.reports.vocabulary import CODE_NAMES, GLOSSARY, glossary_for, input_value, plain
 
 pytestmark = pytest.mark.unit

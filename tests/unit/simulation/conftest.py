@@ -2,7 +2,7 @@ import copy
 
 import pytest
 
-from smvm.intake.services import parse_request, validate_idea
+from smvm.intake.validation import parse_request, validate_idea
 from smvm.market.competitors import synthesize_competitors
 from smvm.market.ingestion import ingest_market_data
 from smvm.market.personas import synthesize_personas

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from smvm.calibration import ledger
-from smvm.intake.services import parse_request
+from smvm.intake.validation import parse_request
 from smvm.pipeline.decide import decide
 from smvm.simulation import posterior
 from tests.unit.simulation.conftest import BODY

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from smvm.decision import rules
-from smvm.intake.services import parse_request
+from smvm.intake.validation import parse_request
 from smvm.pipeline.decide import decide
 from smvm.simulation.worlds import WORLD_BLOCK
 from tests.unit.simulation.conftest import BODY

@@ -5,7 +5,7 @@ import copy
 import pytest
 
 from smvm.errors import RequestValidationError
-from smvm.intake.services import fingerprint, parse_request, validate_idea
+from smvm.intake.validation import fingerprint, parse_request, validate_idea
 from tests.bad_inputs import BAD_BODIES, VALID
 
 pytestmark = pytest.mark.unit

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from smvm import gate
-from smvm.intake.services import parse_request
+from smvm.intake.validation import parse_request
 from smvm.pipeline.runner import run_pipeline
 from smvm.pipeline.stages import STAGE_NAMES, simulation_summary
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from smvm.runs.views import finalization_view, gate_view
+from smvm.runs.responses import finalization_view, gate_view
 
 pytestmark = pytest.mark.unit
 

@@ -13,19 +13,18 @@ from typing import Any
 
 import psycopg2.extras
 
-from smvm import __version__, gate, logs
+from smvm import __version__, gate, lifecycle, logs
 from smvm.artifacts import RunDirectory, dump_json
 from smvm.calibration import records
 from smvm.config import Settings
-from smvm.crypto.services import cipher_for, open_request, seal_request
+from smvm.crypto.cipher import cipher_for, open_request, seal_request
 from smvm.errors import InvalidTransitionError, RunConflictError, RunNotFoundError
 from smvm.ids import new_run_id, seed_from_run_id, validation_id_for
 from smvm.intake.observations import predictable
-from smvm.intake.services import fingerprint, validate_idea
+from smvm.intake.validation import fingerprint, validate_idea
 from smvm.pipeline import tracks
 from smvm.pipeline.stages import DECISION_STAGE, STAGES
 from smvm.pipeline.update_stages import POSTERIOR_DECISION_STAGE, UPDATE_STAGES
-from smvm.runs import models
 from smvm.store.db import Database
 from smvm.webhooks.services import Outbox
 
@@ -52,21 +51,21 @@ def isoformat(value: dt.datetime | None) -> str | None:
 
 #: Run statuses in which a stage of each track may run: the pipeline's while the run is active; the T0+30 update's
 #: once the run completed (and after finalize, should TractionBuild finalize while the update is still running).
-_RUN_STATUSES_FOR = {False: models.ACTIVE_STATUSES, True: (models.COMPLETED, models.FINALIZED)}
+_RUN_STATUSES_FOR = {False: lifecycle.ACTIVE_STATUSES, True: (lifecycle.COMPLETED, lifecycle.FINALIZED)}
 #: SQL: the stages the sweeper watches (a pipeline stage of an active run, an update stage of a finished run).
 _MOVING = ("(r.status IN ('INITIATED', 'RUNNING')"
            " OR (s.position >= %(first_update)s AND r.status IN ('COMPLETED', 'FINALIZED')))")
 
-_ACTIONS = {models.FINALIZED: "finalized", models.CANCELLED: "cancelled", models.COMPLETED: "marked complete",
-            models.INCOMPLETE: "marked complete"}
+_ACTIONS = {lifecycle.FINALIZED: "finalized", lifecycle.CANCELLED: "cancelled", lifecycle.COMPLETED: "marked complete",
+            lifecycle.INCOMPLETE: "marked complete"}
 
 
 def _refusal(status: str, target: str) -> str:
     """Why a client transition is refused, in the client's terms ("The run is already finalized.")."""
     action = _ACTIONS.get(target, target.lower())
-    if status == target and not models.RUN_TRANSITIONS.get(status):
+    if status == target and not lifecycle.RUN_TRANSITIONS.get(status):
         return f"The run is already {action}."
-    if not models.RUN_TRANSITIONS.get(status):
+    if not lifecycle.RUN_TRANSITIONS.get(status):
         return f"The run is already {status.lower()}; it can no longer be {action}."
     return f"The run is {status}; it cannot be {action} now."
 
@@ -81,9 +80,9 @@ def update_status(stages: list[dict[str, Any]]) -> str | None:
     update = [stage for stage in stages if tracks.is_update(stage["name"])]
     if not update:
         return None
-    if any(stage["status"] == models.STAGE_FAILED for stage in update):
+    if any(stage["status"] == lifecycle.STAGE_FAILED for stage in update):
         return "failed"
-    return "ready" if all(stage["status"] == models.STAGE_SUCCEEDED for stage in update) else "running"
+    return "ready" if all(stage["status"] == lifecycle.STAGE_SUCCEEDED for stage in update) else "running"
 
 
 def final_word(run: dict[str, Any], stages: list[dict[str, Any]]) -> dict[str, Any]:
@@ -335,7 +334,7 @@ class RunStore:
             "run_id": run_id,
             "validation_id": validation_id,
             "project_id": request["project_id"],
-            "status": models.INITIATED,
+            "status": lifecycle.INITIATED,
             "request": stored_request,
             "request_fingerprint": request_fingerprint,
             "validation": validation,
@@ -385,7 +384,7 @@ class RunStore:
                         stage.name,
                         position,
                         stage.queue,
-                        models.STAGE_ENQUEUED if position == 0 else models.STAGE_PENDING,
+                        lifecycle.STAGE_ENQUEUED if position == 0 else lifecycle.STAGE_PENDING,
                         now if position == 0 else None,
                     )
                     for position, stage in enumerate(STAGES)
@@ -405,7 +404,7 @@ class RunStore:
             "run_id": row["run_id"],
             "validation_id": row["validation_id"],
             "project_id": row["project_id"],
-            "status": models.INITIATED,
+            "status": lifecycle.INITIATED,
             "estimated_completion": isoformat(row["estimated_completion"]),
             "run_directory": row["run_dir"],
             "webhook_urls": {
@@ -457,11 +456,11 @@ class RunStore:
             return None
         stages = self._stages(cur, run_id)
         stage = next((s for s in stages if s["name"] == stage_name), None)
-        if stage is None or any(s["status"] != models.STAGE_SUCCEEDED for s in stages[: stage["position"]]):
+        if stage is None or any(s["status"] != lifecycle.STAGE_SUCCEEDED for s in stages[: stage["position"]]):
             return None
-        if stage["status"] in (models.STAGE_SUCCEEDED, models.STAGE_FAILED, models.STAGE_CANCELLED):
+        if stage["status"] in (lifecycle.STAGE_SUCCEEDED, lifecycle.STAGE_FAILED, lifecycle.STAGE_CANCELLED):
             return None
-        if stage["status"] == models.STAGE_RUNNING:
+        if stage["status"] == lifecycle.STAGE_RUNNING:
             stale_before = now - dt.timedelta(seconds=self.settings.stage_stale_after_seconds)
             if stage["heartbeat_at"] is not None and stage["heartbeat_at"] > stale_before:
                 return None
@@ -474,8 +473,8 @@ class RunStore:
             " finished_at = NULL WHERE run_id = %s AND name = %s",
             (attempt, now, now, worker, run_id, stage_name),
         )
-        if run["status"] == models.INITIATED:
-            self._set_run(cur, run, status=models.RUNNING, started_at=now, current_stage=stage_name)
+        if run["status"] == lifecycle.INITIATED:
+            self._set_run(cur, run, status=lifecycle.RUNNING, started_at=now, current_stage=stage_name)
             self._event(cur, pending, run, "RUN_STARTED", stage=stage_name)
         else:
             self._set_run(cur, run, current_stage=stage_name)
@@ -549,7 +548,7 @@ class RunStore:
                 self._posterior_ready(cur, pending, run, stage_name)
                 stages = self._stages(cur, run_id)
             else:
-                self._set_run(cur, run, status=models.COMPLETED, completed_at=now, current_stage=None)
+                self._set_run(cur, run, status=lifecycle.COMPLETED, completed_at=now, current_stage=None)
                 self._event(cur, pending, run, "RUN_COMPLETED")
                 stages = self._stages(cur, run_id)
             pending.snapshot = self._snapshot(run, stages)
@@ -590,7 +589,7 @@ class RunStore:
                 "SELECT attempt, status FROM stages WHERE run_id = %s AND name = %s FOR UPDATE", (run_id, stage_name)
             )
             stage = cur.fetchone()
-            if stage is None or stage["attempt"] != attempt or stage["status"] != models.STAGE_RUNNING:
+            if stage is None or stage["attempt"] != attempt or stage["status"] != lifecycle.STAGE_RUNNING:
                 return False
             self._fail(cur, pending, run, stage_name, attempt, error)
         return True
@@ -607,7 +606,7 @@ class RunStore:
             "UPDATE stages SET status = 'CANCELLED' WHERE run_id = %s AND status IN ('PENDING', 'ENQUEUED')",
             (run["run_id"],),
         )
-        self._set_run(cur, run, status=models.FAILED, error={"stage": stage_name, "message": error[:2000]})
+        self._set_run(cur, run, status=lifecycle.FAILED, error={"stage": stage_name, "message": error[:2000]})
         self._event(cur, pending, run, "STAGE_FAILED", stage=stage_name, attempt=attempt, data={"error": error[:500]})
         self._event(cur, pending, run, "RUN_FAILED", stage=stage_name)
         pending.snapshot = self._snapshot(run, self._stages(cur, run["run_id"]))
@@ -636,7 +635,7 @@ class RunStore:
             "UPDATE stages SET status = 'CANCELLED' WHERE run_id = %s AND status IN ('PENDING', 'ENQUEUED', 'RUNNING')",
             (run["run_id"],),
         )
-        self._set_run(cur, run, status=models.INCOMPLETE, current_stage=None)
+        self._set_run(cur, run, status=lifecycle.INCOMPLETE, current_stage=None)
         self._event(cur, pending, run, "RUN_INCOMPLETE", data={"reason": "timeout_seconds exceeded"})
         pending.snapshot = self._snapshot(run, self._stages(cur, run["run_id"]))
 
@@ -660,13 +659,13 @@ class RunStore:
         with self._locked_run(run_id) as (cur, run, pending):
             if run is None:  # erased between the lookup and the lock
                 raise RunNotFoundError(f"no validation run {run_id!r}", details={"id": run_id})
-            if not models.can_transition(run["status"], target):
+            if not lifecycle.can_transition(run["status"], target):
                 raise InvalidTransitionError(
                     _refusal(run["status"], target),
                     run_id=run_id,
                     details={"status": run["status"], "requested": target},
                 )
-            if target == models.CANCELLED:
+            if target == lifecycle.CANCELLED:
                 cur.execute(
                     "UPDATE stages SET status = 'CANCELLED' WHERE run_id = %s AND status IN ('PENDING', 'ENQUEUED', 'RUNNING')",
                     (run_id,),
@@ -697,12 +696,12 @@ class RunStore:
                 "validation already marked complete with a different payload", run_id=run["run_id"],
                 details={"status": run["status"], "validated_at": isoformat(run["validated_at"])},
             )
-        if run["status"] not in (models.COMPLETED, models.INCOMPLETE):
+        if run["status"] not in (lifecycle.COMPLETED, lifecycle.INCOMPLETE):
             self._refuse(run, "complete")
         started: list[bool] = []
 
         def start_update(cur: Any, locked: dict[str, Any]) -> None:
-            if locked["status"] == models.COMPLETED and locked["recommendation"] is not None \
+            if locked["status"] == lifecycle.COMPLETED and locked["recommendation"] is not None \
                     and predictable(payload.get("observed_metrics")):
                 self._insert_update_stages(cur, locked["run_id"])
                 started.append(True)
@@ -718,7 +717,7 @@ class RunStore:
             "INSERT INTO stages (run_id, name, position, queue, status, enqueued_at) VALUES %s"
             " ON CONFLICT (run_id, name) DO NOTHING",
             [(run_id, stage.name, tracks.POSITIONS[stage.name], stage.queue,
-              models.STAGE_ENQUEUED if index == 0 else models.STAGE_PENDING, now if index == 0 else None)
+              lifecycle.STAGE_ENQUEUED if index == 0 else lifecycle.STAGE_PENDING, now if index == 0 else None)
              for index, stage in enumerate(UPDATE_STAGES)],
         )
 
@@ -730,7 +729,7 @@ class RunStore:
             returns the finalized run).
         """
         run = self.resolve(identifier)
-        if run["status"] == models.FINALIZED and _client_part(run["finalization"], payload) == payload:
+        if run["status"] == lifecycle.FINALIZED and _client_part(run["finalization"], payload) == payload:
             return run
 
         def record(cur: Any, locked: dict[str, Any]) -> dict[str, Any]:
@@ -740,16 +739,16 @@ class RunStore:
                 said == gate.GO_WORDS[smvm["recommendation"]]
             return {"finalization": {**payload, "smvm": smvm, "agrees": agrees}, "finalized_at": utcnow()}
 
-        return self._transition(run, models.FINALIZED, "RUN_FINALIZED", record)
+        return self._transition(run, lifecycle.FINALIZED, "RUN_FINALIZED", record)
 
     def cancel(self, identifier: str, reason: str | None) -> dict[str, Any]:
         run = self.resolve(identifier)
-        return self._transition(run, models.CANCELLED, "RUN_CANCELLED", {"error": {"cancelled": reason or "client request"}})
+        return self._transition(run, lifecycle.CANCELLED, "RUN_CANCELLED", {"error": {"cancelled": reason or "client request"}})
 
     @staticmethod
     def _refuse(run: dict[str, Any], action: str) -> None:
         raise InvalidTransitionError(
-            _refusal(run["status"], models.COMPLETED), run_id=run["run_id"],
+            _refusal(run["status"], lifecycle.COMPLETED), run_id=run["run_id"],
             details={"status": run["status"], "requested": action},
         )
 
@@ -810,7 +809,7 @@ class RunStore:
             candidates = [row["run_id"] for row in cur.fetchall()]
         for run_id in candidates:
             with self._locked_run(run_id) as (cur, run, pending):
-                if run is None or run["status"] not in models.ACTIVE_STATUSES:
+                if run is None or run["status"] not in lifecycle.ACTIVE_STATUSES:
                     continue
                 self._expire(cur, pending, run)
             expired.append(run_id)

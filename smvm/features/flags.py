@@ -18,7 +18,7 @@ def flags(settings: Settings) -> dict[str, bool]:
 
 
 def run_mode(run_or_request: dict[str, Any]) -> str:
-    """``"mock"`` for a sandbox run, else ``"live"``; fixed at T0 in the stored request (smvm.runs.services)."""
+    """``"mock"`` for a sandbox run, else ``"live"``; fixed at T0 in the stored request (smvm.runs.store)."""
     request = run_or_request.get("request", run_or_request)
     return "mock" if (request or {}).get("mode") == "mock" else "live"
 

@@ -4,22 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from smvm import gate
+from smvm import gate, lifecycle
 from smvm.artifacts import PUBLIC_ARTIFACTS, RunDirectory
 from smvm.errors import ArtifactNotFoundError
 from smvm.gate import GO_WORDS
 from smvm.pipeline import tracks
 from smvm.pipeline.stages import STAGE_NAMES
 from smvm.pipeline.update_stages import POSTERIOR_DECISION
-from smvm.runs import models
-from smvm.runs.services import final_word, isoformat, update_status
+from smvm.runs.store import final_word, isoformat, update_status
 
 _ARTIFACT_NAMES = {path: name for name, path in PUBLIC_ARTIFACTS.items()}
 
 
 def progress(stages: list[dict[str, Any]]) -> float:
     """The T0 pipeline's progress; the T0+30 update has its own (``posterior``)."""
-    done = sum(stage["status"] == models.STAGE_SUCCEEDED for stage in stages if not tracks.is_update(stage["name"]))
+    done = sum(stage["status"] == lifecycle.STAGE_SUCCEEDED for stage in stages if not tracks.is_update(stage["name"]))
     return round(done / len(STAGE_NAMES), 4)
 
 
@@ -91,7 +90,7 @@ def results_view(
     summary = _read_optional(run_dir, "validation_summary.json")
     # Only once the whole update is ready: a posterior decision whose reports are still being written is not news.
     posterior_decision = _read_optional(run_dir, POSTERIOR_DECISION) if run.get("posterior") else None
-    finished = run["status"] in (models.COMPLETED, models.FINALIZED)
+    finished = run["status"] in (lifecycle.COMPLETED, lifecycle.FINALIZED)
     decided = gate.run_gate({**run, "recommendation": run["recommendation"] or (decision or {}).get("recommendation")})
     for document in (decision, posterior_decision, summary):
         if isinstance(document, dict) and "gate_decision" in document:
@@ -154,7 +153,7 @@ def gate_view(run: dict[str, Any], decision: dict[str, Any] | None,
         decision = {**decision, **posterior_decision}  # type: ignore[dict-item]
     recommendation = decision["recommendation"] if decision is not None else None
     decided = gate.gate_decision(status, recommendation)
-    if status in (models.COMPLETED, models.FINALIZED) and decision is not None:
+    if status in (lifecycle.COMPLETED, lifecycle.FINALIZED) and decision is not None:
         passed = gate.can_progress(decided)
         return {
             **base,
@@ -172,13 +171,13 @@ def gate_view(run: dict[str, Any], decision: dict[str, Any] | None,
             "next_steps": decision.get("next_steps", []),
             "critical_success_factors": decision.get("critical_success_factors", []),
         }
-    if status == models.FAILED:
+    if status == lifecycle.FAILED:
         reason, error = "SMVM validation failed", run["error"]
-    elif status == models.CANCELLED:
+    elif status == lifecycle.CANCELLED:
         reason, error = "SMVM validation cancelled", run["error"]
-    elif status == models.INCOMPLETE:
+    elif status == lifecycle.INCOMPLETE:
         reason, error = "SMVM validation timed out before a decision", None
-    elif status == models.FINALIZED:
+    elif status == lifecycle.FINALIZED:
         reason, error = "SMVM validation was finalized without a decision", None
     else:
         reason, error = "SMVM validation in progress", None
