@@ -38,8 +38,9 @@ test-unit: $(STAMP) ## run the unit tests only (no servers needed)
 	$(BIN)/python -m pytest -m unit $(PYTEST_ARGS)
 
 .PHONY: lint
-lint: $(STAMP) ## ruff
+lint: $(STAMP) ## ruff, and the layers of docs/architecture.md (import-linter contracts in setup.cfg)
 	$(BIN)/ruff check smvm workers api tests
+	$(BIN)/lint-imports --no-cache
 
 .PHONY: migrate
 migrate: $(STAMP) ## apply database migrations (SMVM_DATABASE_URL)

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from celery import Celery
 from flask import Flask
 
 from api import observability
 from smvm.auth.idempotency import IdempotencyStore
 from smvm.auth.tokens import TokenStore
+from smvm.callbacks.delivery import DeliveryService
+from smvm.callbacks.outbox import Outbox
 from smvm.config import Settings
 from smvm.runs.store import RunStore
 from smvm.store.db import Database
+from workers.publishing import CeleryPublisher, enqueue_run
 
 
 def create_app(
@@ -43,6 +47,21 @@ def create_app(
 def register_extensions(
     app: Flask, settings: Settings, store: RunStore | None, enqueue: Callable[..., object] | None
 ) -> None:
+    """Join the parts a request works with; a test may hand in its own store or enqueue function.
+
+    How a run's events reach TractionBuild from here: every state change a request makes (T0, cancel, complete,
+    finalize) goes through the :class:`RunStore` built below, which calls its one event hook, the callbacks
+    outbox (``smvm.callbacks.outbox.Outbox.record``), inside the same transaction. The outbox writes delivery rows
+    and, after commit, hands their ids to the Celery publisher (``workers.publishing.CeleryPublisher``), which
+    sends a ``deliver_webhook`` message per id; a callbacks worker attempts each (``workers.context`` tells the
+    rest). Stages go the same way: the view publishes the run's chain with ``enqueue`` once the run is committed.
+    """
+    celery_app = None
+    if store is None or enqueue is None:
+        from workers.app import create_celery
+
+        celery_app = create_celery(settings)
+    publisher = CeleryPublisher(celery_app) if celery_app is not None else None
     if store is None:
         settings.require("database_url")
         db = Database(
@@ -51,11 +70,12 @@ def register_extensions(
             maxconn=settings.db_pool_max,
             connect_timeout=settings.db_connect_timeout,
         )
-        store = RunStore(db, settings)
+        store = RunStore(db, settings, event_hooks=[Outbox(settings, publisher).record])
     if enqueue is None:
-        enqueue = _celery_enqueue(settings)
+        enqueue = _celery_enqueue(celery_app)
     app.extensions["smvm.store"] = store
     app.extensions["smvm.enqueue"] = enqueue
+    app.extensions["smvm.deliveries"] = DeliveryService(store.db, settings, None, publisher)
     app.extensions["smvm.tokens"] = TokenStore(store.db)
     app.extensions["smvm.idempotency"] = IdempotencyStore(store.db)
 
@@ -72,11 +92,7 @@ def register_rate_limits(app: Flask, settings: Settings) -> None:
     security.apply_rate_limits(app, settings)
 
 
-def _celery_enqueue(settings: Settings) -> Callable[..., object]:
-    from workers.app import create_celery
-    from workers.pipeline import enqueue_run
-
-    celery_app = create_celery(settings)
+def _celery_enqueue(celery_app: Celery) -> Callable[..., object]:
     return lambda run_id, from_stage=None: enqueue_run(celery_app, run_id, *([from_stage] if from_stage else []))
 
 

@@ -10,9 +10,9 @@ from marshmallow import ValidationError
 from werkzeug.routing import BaseConverter
 
 from api.validation import json_body, load_query
+from smvm.callbacks.delivery import DeliveryService
+from smvm.callbacks.schemas import DeadLetterFilterSchema, DeadLetterQuerySchema, HeldQuerySchema
 from smvm.errors import RequestValidationError
-from smvm.webhooks.schemas import DeadLetterFilterSchema, DeadLetterQuerySchema, HeldQuerySchema
-from smvm.webhooks.services import DeliveryService
 
 bp = Blueprint("admin", __name__, url_prefix="/api/v1/admin")
 
@@ -33,8 +33,7 @@ held_query = HeldQuerySchema()
 
 
 def _service() -> DeliveryService:
-    store = current_app.extensions["smvm.store"]
-    return DeliveryService(store.db, store.settings, None)
+    return current_app.extensions["smvm.deliveries"]  # type: ignore[no-any-return]
 
 
 def _filters() -> dict[str, Any]:

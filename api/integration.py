@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import math
 from typing import Any
 
@@ -11,6 +10,7 @@ from flask import Blueprint, Flask, Response, current_app, request
 
 from smvm import maintenance
 from smvm.allowlist import client_address, is_allowed, parse_networks
+from smvm.clock import iso_z
 from smvm.config import Settings
 from smvm.errors import DependencyUnavailableError, MaintenanceError, PermissionDeniedError
 from smvm.features.flags import flags
@@ -85,7 +85,7 @@ def refuse_writes_in_window() -> None:
         "writes are paused, reads keep working.",
         retry_after=seconds,
     )
-    error.details = {"window": window.spec, "ends_at": ends.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")}
+    error.details = {"window": window.spec, "ends_at": iso_z(ends)}
     raise error
 
 

@@ -18,6 +18,18 @@ from marshmallow import Schema, fields
 
 from smvm import __version__, schema_docs
 from smvm.artifacts import PUBLIC_ARTIFACTS
+from smvm.callbacks.schemas import (
+    DeadLetterFilterSchema,
+    DeadLetterListSchema,
+    DeadLetterQuerySchema,
+    DeliverySchema,
+    HeldDeliveriesSchema,
+    HeldQuerySchema,
+    PurgedSchema,
+    ReplayedSchema,
+    ValidationAlertSchema,
+    ValidationUpdateSchema,
+)
 from smvm.config import Settings
 from smvm.intake.schemas import CanonicalRequestSchema, LegacyRequestSchema, TractionBuildProjectSchema
 from smvm.intake.validation import MARKET_SIZE_RULE
@@ -38,18 +50,6 @@ from smvm.runs.schemas import (
     RunStatusSchema,
 )
 from smvm.webhooks.policy import callback_url_pattern
-from smvm.webhooks.schemas import (
-    DeadLetterFilterSchema,
-    DeadLetterListSchema,
-    DeadLetterQuerySchema,
-    DeliverySchema,
-    HeldDeliveriesSchema,
-    HeldQuerySchema,
-    PurgedSchema,
-    ReplayedSchema,
-    ValidationAlertSchema,
-    ValidationUpdateSchema,
-)
 
 bp = Blueprint("openapi", __name__)
 

@@ -122,13 +122,15 @@ def build_parser() -> argparse.ArgumentParser:
     from smvm.auth import cli as tokens_cli
 
     tokens_cli.register(commands)
-    from smvm.webhooks import cli as dlq_cli
+    from smvm.callbacks import cli as dlq_cli
 
     dlq_cli.register(commands)  # smvm dlq list|show|replay|purge
     from smvm.crypto import cli as crypto_cli
     from smvm.standin import cli as standin_cli
+    from smvm.webhooks import cli as secrets_cli
 
-    crypto_cli.register(commands)  # smvm keys generate|rotate, smvm secrets rotate
+    crypto_cli.register(commands)  # smvm keys generate|rotate
+    secrets_cli.register(commands)  # smvm secrets rotate
     standin_cli.register(commands)  # smvm mock-tractionbuild
     from smvm.calibration import cli as calibration_cli
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import requests
 
+from smvm.clock import iso_z
 from smvm.config import Settings
 from smvm.store.db import Database
 from smvm.webhooks.breaker import CircuitBreaker
@@ -26,13 +27,9 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def _iso(value: dt.datetime | None) -> str | None:
-    return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z") if value else None
-
-
 def check_api(settings: Settings) -> dict[str, Any]:
     """``GET {tractionbuild_base_url}/health`` with a short timeout; redirects are not followed."""
-    checked_at = _iso(_now())
+    checked_at = iso_z(_now())
     if not settings.tractionbuild_base_url:
         return {"healthy": False, "checked_at": checked_at, "evidence": {"error": "SMVM_TRACTIONBUILD_BASE_URL is not set"}}
     url = f"{settings.tractionbuild_base_url.rstrip('/')}/health"
@@ -83,7 +80,7 @@ def check_webhooks(db: Database, redis_client: Any | None) -> dict[str, Any]:
         "success_rate": None if rate is None else round(rate, 4),
         "dead_letters": totals["dead"],
         "pending": totals["pending"],
-        "last_delivered_at": _iso(totals["last_delivered"]),
+        "last_delivered_at": iso_z(totals["last_delivered"]),
     }
     breakers: list[str] | None = None
     if redis_client is not None:
@@ -93,7 +90,7 @@ def check_webhooks(db: Database, redis_client: Any | None) -> dict[str, Any]:
             evidence["breakers_error"] = type(exc).__name__
     evidence["open_breakers"] = breakers
     healthy = (rate is None or rate >= WEBHOOK_MIN_SUCCESS_RATE) and not breakers
-    return {"healthy": healthy, "checked_at": _iso(_now()), "evidence": evidence}
+    return {"healthy": healthy, "checked_at": iso_z(_now()), "evidence": evidence}
 
 
 def check_sync(db: Database, settings: Settings) -> dict[str, Any]:
@@ -117,9 +114,9 @@ def check_sync(db: Database, settings: Settings) -> dict[str, Any]:
     healthy = dead == 0 and (delay_hours is None or delay_hours <= SYNC_MAX_DELAY_HOURS)
     return {
         "healthy": healthy,
-        "checked_at": _iso(_now()),
+        "checked_at": iso_z(_now()),
         "evidence": {
-            "last_success_at": _iso(row["last_success"]),
+            "last_success_at": iso_z(row["last_success"]),
             "backlog": row["backlog"],
             "oldest_due_delay_hours": delay_hours,
             "dead_syncs": dead,
@@ -136,10 +133,10 @@ def integration_health(settings: Settings, db: Database, redis_client: Any | Non
             checks[name] = check()
         except Exception as exc:  # PostgreSQL down is itself the finding
             log.warning("smvm.integration_health.check_failed", extra={"check": name}, exc_info=True)
-            checks[name] = {"healthy": False, "checked_at": _iso(_now()), "evidence": {"error": type(exc).__name__}}
+            checks[name] = {"healthy": False, "checked_at": iso_z(_now()), "evidence": {"error": type(exc).__name__}}
     return {
         "healthy": all(check["healthy"] for check in checks.values()),
-        "timestamp": _iso(_now()),
+        "timestamp": iso_z(_now()),
         **{name: check["healthy"] for name, check in checks.items()},
         "checks": checks,
     }

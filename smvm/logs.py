@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import IO, Any
 
 from smvm.config import Settings
-from smvm.privacy.services import mask_text, mask_value
+from smvm.privacy.pii import mask_text, mask_value
 
 #: Fields every line carries when known, in this order, after ts/level/logger/msg/service/env.
 CONTEXT_FIELDS = ("correlation_id", "run_id", "stage", "attempt", "task_id", "task_name")

@@ -6,9 +6,9 @@ import dataclasses
 import datetime as dt
 import re
 
+from smvm.clock import clock_now, iso_z
 from smvm.config import Settings
 from smvm.errors import ConfigurationError
-from smvm.webhooks.sync import clock_now
 
 DAYS = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")
 _SPEC = re.compile(r"^(?P<day>[A-Z]{3}|DAILY)\s+(?P<start>\d{2}:\d{2})-(?P<end>\d{2}:\d{2})$")
@@ -81,10 +81,6 @@ def upcoming(settings: Settings, at: dt.datetime | None = None, limit: int = 5) 
         (start, end, window.spec) for window in windows(settings) for start, end in window.occurrences(at) if end > at
     )
     return [
-        {"window": spec, "starts_at": _iso(start), "ends_at": _iso(end), "in_progress": start <= at}
+        {"window": spec, "starts_at": iso_z(start), "ends_at": iso_z(end), "in_progress": start <= at}
         for start, end, spec in items[:limit]
     ]
-
-
-def _iso(value: dt.datetime) -> str:
-    return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")

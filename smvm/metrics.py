@@ -11,10 +11,10 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from smvm.calibration import records
+from smvm.callbacks.delivery import HOLD_REASON_SQL
 from smvm.queues import CALLBACKS_QUEUE, PRIORITY_LIST_SUFFIXES, QUEUES
 from smvm.store.db import Database
 from smvm.webhooks.models import HOLD_REASONS
-from smvm.webhooks.services import HOLD_REASON_SQL
 
 log = logging.getLogger(__name__)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+
 from celery import Celery
 from kombu import Exchange, Queue
 
@@ -16,7 +18,8 @@ DEFERRED_PRIORITY = 6
 #: The Redis list a queue's deferred messages wait in (kombu's separator; metrics and KEDA count it too).
 DEFERRED_LIST_SUFFIX = priority_list_suffix(DEFERRED_PRIORITY)
 
-TASK_MODULES = ("workers.tasks", "workers.maintenance", "workers.probes", "workers.callbacks", "workers.signals")
+#: The modules that define tasks; importing one registers its tasks on the app and does nothing else.
+TASK_MODULES = ("workers.tasks", "workers.maintenance", "workers.callbacks")
 
 
 def celery_config(settings: Settings) -> dict[str, object]:
@@ -72,9 +75,11 @@ def celery_config(settings: Settings) -> dict[str, object]:
 
 def create_celery(settings: Settings) -> Celery:
     """The one Celery app; ``settings`` is reachable from tasks as ``app.smvm_settings``."""
+    from workers import probes, signals
     from workers.beat import beat_schedule
 
-    app = Celery("smvm", set_as_current=True)
+    # Every task, ours and shared ones, is a SmvmTask: its defaults, its process context, its correlation id.
+    app = Celery("smvm", set_as_current=True, task_cls="workers.base:SmvmTask")
     # Celery's "current app" is per thread; gunicorn serves requests on other threads, where shared tasks would
     # otherwise bind to Celery's broker-less default app. The default app is process-wide.
     app.set_default()
@@ -83,5 +88,7 @@ def create_celery(settings: Settings) -> Celery:
     app.smvm_settings = settings  # type: ignore[attr-defined]
     app.autodiscover_tasks(lambda: [], force=True)
     for module in TASK_MODULES:
-        __import__(module)
+        importlib.import_module(module)
+    probes.connect()  # liveness and readiness files for workers and beat, beat-job outcomes for /metrics
+    signals.connect()  # JSON logs, the correlation id from publisher to task, no start without the secrets
     return app

@@ -12,8 +12,8 @@ is busy; shared/reference section 7). Instead, in ``SMVM_PROBE_DIR``:
 ``<name>`` is the worker node name before ``@`` (``pipeline`` for ``--hostname pipeline@%h``).
 Kubernetes runs ``python -m workers.probes check --liveness FILE --max-age N`` (exit 0 healthy, 1 not).
 
-Imported by the Celery app (``TASK_MODULES``), which connects the signal handlers below; it also records
-beat-job outcomes in Redis for ``/metrics`` (see ``smvm.metrics``).
+``create_celery`` connects the signal handlers below (:func:`connect`); they also record beat-job outcomes in
+Redis for ``/metrics`` (see ``smvm.metrics``).
 """
 
 from __future__ import annotations
@@ -89,10 +89,19 @@ class HeartbeatStep(bootsteps.StartStopStep):
         _remove(self.path)
 
 
-# -- Celery signal handlers (connected at import) ---------------------------------------------------------------
+# -- Celery signal handlers (connected by connect(), which create_celery calls) -----------------------------------
 
 
-@signals.worker_init.connect
+def connect() -> None:
+    """Connect the probe handlers below to Celery's signals."""
+    signals.worker_init.connect(_install_heartbeat, weak=False, dispatch_uid="smvm.probes.install_heartbeat")
+    signals.worker_ready.connect(_mark_ready, weak=False, dispatch_uid="smvm.probes.mark_ready")
+    signals.worker_shutting_down.connect(_mark_not_ready, weak=False, dispatch_uid="smvm.probes.mark_not_ready")
+    signals.beat_init.connect(_beat_started, weak=False, dispatch_uid="smvm.probes.beat_started")
+    signals.before_task_publish.connect(_beat_published, weak=False, dispatch_uid="smvm.probes.beat_published")
+    signals.task_postrun.connect(_record_beat_job, weak=False, dispatch_uid="smvm.probes.record_beat_job")
+
+
 def _install_heartbeat(sender: Any = None, **_: Any) -> None:
     # worker_init fires before the consumer blueprint is built, so the step is picked up; only workers get it.
     steps = sender.app.steps["consumer"]
@@ -100,27 +109,23 @@ def _install_heartbeat(sender: Any = None, **_: Any) -> None:
         steps.add(HeartbeatStep)
 
 
-@signals.worker_ready.connect
 def _mark_ready(sender: Any = None, **_: Any) -> None:
     path = _probe_dir(sender.app) / f"{probe_name(sender.hostname)}.ready"
     touch(path)
     _state["ready"] = path
 
 
-@signals.worker_shutting_down.connect
 def _mark_not_ready(**_: Any) -> None:
     # Readiness drops at the start of the (soft) shutdown, before in-flight tasks finish.
     _remove(_state.pop("ready", None))
 
 
-@signals.beat_init.connect
 def _beat_started(sender: Any = None, **_: Any) -> None:
     _state["in_beat"] = True
     _state["beat_file"] = _probe_dir(sender.app) / f"{BEAT_NAME}.alive"
     touch(_state["beat_file"])
 
 
-@signals.before_task_publish.connect
 def _beat_published(**_: Any) -> None:
     # In the beat process every publish is a scheduler tick that fired; elsewhere this is a no-op.
     if _state["in_beat"]:
@@ -130,7 +135,6 @@ def _beat_published(**_: Any) -> None:
             log.warning("smvm.probes.touch_failed", extra={"path": str(_state["beat_file"])}, exc_info=True)
 
 
-@signals.task_postrun.connect
 def _record_beat_job(sender: Any = None, retval: Any = None, state: str | None = None, **_: Any) -> None:
     """Record sweeper counts and beat-job success times in Redis, where every API replica's /metrics reads them."""
     name = getattr(sender, "name", "") or ""

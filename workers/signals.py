@@ -12,7 +12,7 @@ from celery.signals import beat_init, before_task_publish, setup_logging, task_p
 from smvm import logs
 from smvm.config import Settings
 from smvm.errors import ConfigurationError
-from smvm.privacy.services import mask_text
+from smvm.privacy.pii import mask_text
 from workers.beat import QUIET_WHEN_IDLE
 
 log = logging.getLogger(__name__)
@@ -23,7 +23,17 @@ log = logging.getLogger(__name__)
 CORRELATION_HEADER = "smvm_correlation_id"
 
 
-@setup_logging.connect
+def connect() -> None:
+    """Connect the handlers below to Celery's signals (``create_celery`` does, in every process that builds the
+    app). Connecting ``setup_logging`` at all is what stops Celery configuring the root logger itself."""
+    setup_logging.connect(configure_worker_logging, weak=False, dispatch_uid="smvm.logging")
+    worker_init.connect(refuse_to_start_without_secrets, weak=False, dispatch_uid="smvm.secrets.worker")
+    beat_init.connect(refuse_to_start_without_secrets, weak=False, dispatch_uid="smvm.secrets.beat")
+    before_task_publish.connect(propagate_correlation_id, weak=False, dispatch_uid="smvm.correlation")
+    task_prerun.connect(bind_task_context, weak=False, dispatch_uid="smvm.log_context.bind")
+    task_postrun.connect(clear_task_context, weak=False, dispatch_uid="smvm.log_context.clear")
+
+
 def configure_worker_logging(loglevel: Any = None, **_: Any) -> None:
     """Replace Celery's own logging set-up (workers and beat) with smvm's JSON lines.
 
@@ -60,8 +70,6 @@ class QuietWhenIdle(logging.Filter):
         return True
 
 
-@worker_init.connect
-@beat_init.connect
 def refuse_to_start_without_secrets(sender: Any = None, **_: Any) -> None:
     """Every worker and beat stops at start-up, naming the variable, when production lacks a secret it needs.
 
@@ -75,11 +83,10 @@ def refuse_to_start_without_secrets(sender: Any = None, **_: Any) -> None:
         raise SystemExit(f"smvm: {exc.message} (SMVM_ENV={settings.env})") from None
 
 
-@before_task_publish.connect
 def propagate_correlation_id(headers: dict[str, Any] | None = None, **_: Any) -> None:
     """Copy the publisher's correlation id into the message, and mask what Flower will show as arguments.
 
-    Task arguments are ids by design (see workers/pipeline.py); masking ``argsrepr``/``kwargsrepr`` is the
+    Task arguments are ids by design (see workers/publishing.py); masking ``argsrepr``/``kwargsrepr`` is the
     backstop that keeps a future task with a free-text argument from exposing PII in Flower and the broker.
     """
     if headers is None:
@@ -93,7 +100,6 @@ def propagate_correlation_id(headers: dict[str, Any] | None = None, **_: Any) ->
             headers[key] = mask_text(headers[key])
 
 
-@task_prerun.connect
 def bind_task_context(task_id: str | None = None, task: Task | None = None, args: Any = None, **_: Any) -> None:
     """Start each task with a clean log context holding its ids and the correlation id it was published with."""
     logs.clear()
@@ -109,7 +115,6 @@ def bind_task_context(task_id: str | None = None, task: Task | None = None, args
     log.log(logging.DEBUG if name in QUIET_WHEN_IDLE else logging.INFO, "smvm.task.started")
 
 
-@task_postrun.connect
 def clear_task_context(task: Task | None = None, state: str | None = None, retval: Any = None, **_: Any) -> None:
     """Log the outcome with everything the task bound (the run's correlation id, attempt), then forget it all:
     a prefork child runs many tasks and nothing bound for one may leak into the next."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from celery import Task, shared_task
+from celery import shared_task
 from celery.exceptions import Ignore
 
 from smvm.errors import DependencyUnavailableError, SmvmError
@@ -13,8 +13,8 @@ from smvm.pipeline.tracks import ALL_STAGES
 from smvm.runs.execution import StageReleasedError, execute_stage
 from smvm.runs.store import RunStore
 from smvm.store.db import TRANSIENT_DB_ERRORS
-from workers.context import get_store
-from workers.pipeline import enqueue_run
+from workers.base import SmvmTask
+from workers.publishing import enqueue_run
 
 log = logging.getLogger(__name__)
 
@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 TRANSIENT_RETRY_DELAY = 2.0
 
 
-def run_stage(task: Task, run_id: str, stage: str) -> str | None:
+def run_stage(task: SmvmTask, run_id: str, stage: str) -> str | None:
     """The body every stage task shares.
 
     Returning with the chain intact lets it publish the next stage. When this message must not carry the run on (a
@@ -30,7 +30,7 @@ def run_stage(task: Task, run_id: str, stage: str) -> str | None:
     is dropped and the task still ends in a terminal state Flower shows: SUCCESS with what happened, or REVOKED for
     a cancelled run. (``Ignore`` would stop the chain too, but leaves the task STARTED in Flower for ever.)
     """
-    store = get_store(task.app)
+    store = task.context.store
     try:
         next_stage = execute_stage(store, run_id, stage, worker=task.request.hostname)
     except (StageReleasedError, DependencyUnavailableError, *TRANSIENT_DB_ERRORS) as exc:
@@ -50,7 +50,7 @@ def run_stage(task: Task, run_id: str, stage: str) -> str | None:
     return None
 
 
-def _stop_chain(task: Task, outcome: str) -> str:
+def _stop_chain(task: SmvmTask, outcome: str) -> str:
     # Celery reads request.chain after the task returns to publish the next step; an empty chain publishes none.
     task.request.chain = None
     return outcome
@@ -63,9 +63,9 @@ def _cancelled(store: RunStore, run_id: str) -> bool:
         return False
 
 
-def _define(stage: str) -> Task:
-    @shared_task(name=f"smvm.stage.{stage}", bind=True, acks_late=True, ignore_result=True)
-    def stage_task(self: Task, run_id: str) -> str | None:
+def _define(stage: str) -> SmvmTask:
+    @shared_task(name=f"smvm.stage.{stage}", bind=True)
+    def stage_task(self: SmvmTask, run_id: str) -> str | None:
         return run_stage(self, run_id, stage)
 
     stage_task.__doc__ = f"Run the {stage.replace('_', ' ')} stage of one run (argument: run_id)."

@@ -1,4 +1,4 @@
-"""``smvm keys generate|rotate`` (encryption at rest) and ``smvm secrets rotate`` (webhook signing secrets)."""
+"""``smvm keys generate|rotate``: encryption-at-rest keys."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from typing import Any
 from smvm.config import Settings
 from smvm.crypto.cipher import cipher_for, generate_key, rotate_requests, rotate_tree
 from smvm.errors import ConfigurationError
-from smvm.webhooks.signing import active_secrets, new_secret
 
 
 def _cmd_keys_generate(args: argparse.Namespace, settings: Settings) -> int:
@@ -33,20 +32,8 @@ def _cmd_keys_rotate(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _cmd_secrets_rotate(args: argparse.Namespace, settings: Settings) -> int:
-    current = active_secrets(settings.webhook_secret or "")
-    if args.finish:
-        if not current:
-            raise ConfigurationError("SMVM_WEBHOOK_SECRET is not set: nothing to finish")
-        print(f"SMVM_WEBHOOK_SECRET={current[0]}")
-        return 0
-    # New first, current kept: deliveries carry both signatures until TractionBuild verifies with the new one.
-    print(f"SMVM_WEBHOOK_SECRET={','.join([new_secret(), *current[: max(args.keep, 0)]])}")
-    return 0
-
-
 def register(subparsers: Any) -> None:
-    """Add the ``keys`` and ``secrets`` command groups to the ``smvm`` parser."""
+    """Add the ``keys`` command group to the ``smvm`` parser."""
     keys = subparsers.add_parser("keys", help="encryption-at-rest keys: generate, rotate")
     key_commands = keys.add_subparsers(dest="keys_command", required=True)
     generate = key_commands.add_parser("generate", help="print SMVM_ENCRYPTION_KEYS with a new key first")
@@ -54,12 +41,3 @@ def register(subparsers: Any) -> None:
     rotate = key_commands.add_parser("rotate", help="re-encrypt artifacts and stored requests in place with the first key")
     rotate.add_argument("--files-only", action="store_true", help="skip the stored request payloads in PostgreSQL")
     rotate.set_defaults(handler=_cmd_keys_rotate)
-
-    secrets = subparsers.add_parser("secrets", help="webhook signing secrets")
-    secret_commands = secrets.add_subparsers(dest="secrets_command", required=True)
-    rotate_secret = secret_commands.add_parser(
-        "rotate", help="print SMVM_WEBHOOK_SECRET with a new secret first and the current one(s) kept"
-    )
-    rotate_secret.add_argument("--keep", type=int, default=1, help="how many current secrets to keep (default 1)")
-    rotate_secret.add_argument("--finish", action="store_true", help="end a rotation: keep only the newest secret")
-    rotate_secret.set_defaults(handler=_cmd_secrets_rotate)

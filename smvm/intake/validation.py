@@ -18,7 +18,7 @@ from smvm.intake.schemas import (
     LegacyRequestSchema,
     TractionBuildProjectSchema,
 )
-from smvm.privacy.services import scrub_request
+from smvm.privacy.pii import scrub_request
 from smvm.webhooks import policy
 from smvm.webhooks.errors import DestinationRejectedError
 

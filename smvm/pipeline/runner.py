@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -10,12 +9,9 @@ from typing import Any
 
 from smvm import __version__
 from smvm.artifacts import RunDirectory
+from smvm.clock import iso_z, utcnow
 from smvm.ids import new_run_id, seed_from_run_id, validation_id_for
 from smvm.pipeline.stages import DECISION_STAGE, STAGES, StageContext
-
-
-def _now() -> str:
-    return dt.datetime.now(dt.UTC).isoformat().replace("+00:00", "Z")
 
 
 def run_pipeline(
@@ -38,7 +34,7 @@ def run_pipeline(
         "run_id": run_id,
         "validation_id": validation_id_for(run_id),
         "project_id": request["project_id"],
-        "created_at": _now(),
+        "created_at": iso_z(utcnow()),
     }
     run_dir = RunDirectory(runs_dir, request["project_id"], run_id)
     meta: dict[str, Any] = {
@@ -51,7 +47,7 @@ def run_pipeline(
         "smvm_version": __version__,
         "stages": {},
     }
-    run_dir.append_event({"at": _now(), "run_id": run_id, "kind": "RUN_STARTED", "status": "RUNNING"})
+    run_dir.append_event({"at": iso_z(utcnow()), "run_id": run_id, "kind": "RUN_STARTED", "status": "RUNNING"})
     for position, stage in enumerate(STAGES):
         if on_stage:
             on_stage(stage.name, position, len(STAGES))
@@ -62,7 +58,7 @@ def run_pipeline(
         meta["stages"][stage.name] = {"status": "SUCCEEDED", "duration_ms": duration_ms, "result": summary}
         run_dir.append_event(
             {
-                "at": _now(),
+                "at": iso_z(utcnow()),
                 "run_id": run_id,
                 "kind": "STAGE_COMPLETED",
                 "stage": stage.name,
@@ -74,7 +70,7 @@ def run_pipeline(
             meta["recommendation"] = summary["recommendation"]
             meta["confidence"] = summary["confidence"]
     meta["status"] = "COMPLETED"
-    meta["completed_at"] = _now()
-    run_dir.append_event({"at": _now(), "run_id": run_id, "kind": "RUN_COMPLETED", "status": "COMPLETED"})
+    meta["completed_at"] = iso_z(utcnow())
+    run_dir.append_event({"at": iso_z(utcnow()), "run_id": run_id, "kind": "RUN_COMPLETED", "status": "COMPLETED"})
     run_dir.write_json("meta.json", meta)
     return meta, run_dir

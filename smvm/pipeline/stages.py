@@ -11,6 +11,7 @@ from typing import Any
 
 from smvm import __version__
 from smvm.artifacts import RunDirectory
+from smvm.clock import iso_z
 from smvm.decision.analysis import analyse_decision
 from smvm.intake.validation import validate_idea
 from smvm.market.competitors import synthesize_competitors
@@ -204,7 +205,7 @@ def _sha256(data: bytes) -> str:
 def _as_text(value: Any) -> Any:
     """Run rows from PostgreSQL carry datetimes; artifacts carry ISO 8601 text."""
     if isinstance(value, dt.datetime):
-        return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+        return iso_z(value)
     return value
 
 

@@ -37,7 +37,7 @@ def _confirmed(count: int, subject: str) -> bool:
 
 
 def _cmd_erase(args: argparse.Namespace, settings: Settings) -> int:
-    from smvm.privacy.services import count_runs, erase_project, erase_submitter
+    from smvm.privacy.erasure import count_runs, erase_project, erase_submitter
     from smvm.store.db import Database
 
     settings.require("database_url")

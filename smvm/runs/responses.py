@@ -6,18 +6,22 @@ from typing import Any
 
 from smvm import gate, lifecycle
 from smvm.artifacts import PUBLIC_ARTIFACTS, RunDirectory
+from smvm.clock import iso_z
 from smvm.errors import ArtifactNotFoundError
 from smvm.gate import GO_WORDS
 from smvm.pipeline import tracks
 from smvm.pipeline.stages import STAGE_NAMES
 from smvm.pipeline.update_stages import POSTERIOR_DECISION
-from smvm.runs.store import final_word, isoformat, update_status
+from smvm.runs.store import final_word, update_status
 
 _ARTIFACT_NAMES = {path: name for name, path in PUBLIC_ARTIFACTS.items()}
 
 
-def progress(stages: list[dict[str, Any]]) -> float:
-    """The T0 pipeline's progress; the T0+30 update has its own (``posterior``)."""
+def progress(run_status: str, stages: list[dict[str, Any]]) -> float:
+    """The share of the T0 pipeline done, in status answers and callbacks alike; the T0+30 update has its own
+    (``posterior``)."""
+    if run_status in (lifecycle.COMPLETED, lifecycle.FINALIZED):
+        return 1.0
     done = sum(stage["status"] == lifecycle.STAGE_SUCCEEDED for stage in stages if not tracks.is_update(stage["name"]))
     return round(done / len(STAGE_NAMES), 4)
 
@@ -36,7 +40,7 @@ def status_view(run: dict[str, Any], stages: list[dict[str, Any]]) -> dict[str, 
         "validation_id": run["validation_id"],
         "project_id": run["project_id"],
         "status": run["status"],
-        "progress": progress(stages),
+        "progress": progress(run["status"], stages),
         "current_stage": run["current_stage"],
         "step_name": run["current_stage"],
         "stage_results": {stage["name"]: stage["status"].lower() for stage in stages},
@@ -46,9 +50,9 @@ def status_view(run: dict[str, Any], stages: list[dict[str, Any]]) -> dict[str, 
                 "queue": stage["queue"],
                 "status": stage["status"],
                 "attempt": stage["attempt"],
-                "enqueued_at": isoformat(stage["enqueued_at"]),
-                "started_at": isoformat(stage["started_at"]),
-                "finished_at": isoformat(stage["finished_at"]),
+                "enqueued_at": iso_z(stage["enqueued_at"]),
+                "started_at": iso_z(stage["started_at"]),
+                "finished_at": iso_z(stage["finished_at"]),
                 "duration_ms": stage["duration_ms"],
                 "result": stage["result"],
                 "last_error": stage["last_error"],
@@ -58,12 +62,12 @@ def status_view(run: dict[str, Any], stages: list[dict[str, Any]]) -> dict[str, 
         "recommendation": run["recommendation"],
         "confidence": run["confidence"],
         "posterior": posterior_view(run, stages),
-        "estimated_completion": isoformat(run["estimated_completion"]),
-        "created_at": isoformat(run["created_at"]),
-        "updated_at": isoformat(run["updated_at"]),
-        "completed_at": isoformat(run["completed_at"]),
-        "validated_at": isoformat(run["validated_at"]),
-        "finalized_at": isoformat(run["finalized_at"]),
+        "estimated_completion": iso_z(run["estimated_completion"]),
+        "created_at": iso_z(run["created_at"]),
+        "updated_at": iso_z(run["updated_at"]),
+        "completed_at": iso_z(run["completed_at"]),
+        "validated_at": iso_z(run["validated_at"]),
+        "finalized_at": iso_z(run["finalized_at"]),
         "error": run["error"],
         "correlation_id": run["correlation_id"],
     }
@@ -101,7 +105,7 @@ def results_view(
         "project_id": run["project_id"],
         "status": run["status"],
         "partial": not finished,
-        "progress": progress(stages),
+        "progress": progress(run["status"], stages),
         "gate_decision": decided,
         "validation_results": run["validation"],
         "decision": decision,
@@ -146,7 +150,7 @@ def gate_view(run: dict[str, Any], decision: dict[str, Any] | None,
         "run_id": run["run_id"],
         "validation_id": run["validation_id"],
         "status": status,
-        "estimated_completion": isoformat(run["estimated_completion"]),
+        "estimated_completion": iso_z(run["estimated_completion"]),
     }
     source = "posterior" if posterior_decision is not None and decision is not None else "prior"
     if source == "posterior":
@@ -206,8 +210,8 @@ def run_summary(run: dict[str, Any]) -> dict[str, Any]:
         "status": run["status"],
         "recommendation": run["recommendation"],
         "confidence": run["confidence"],
-        "created_at": isoformat(run["created_at"]),
-        "completed_at": isoformat(run["completed_at"]),
+        "created_at": iso_z(run["created_at"]),
+        "completed_at": iso_z(run["completed_at"]),
     }
 
 

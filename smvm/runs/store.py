@@ -8,7 +8,7 @@ import datetime as dt
 import logging
 import platform
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import psycopg2.extras
@@ -16,6 +16,7 @@ import psycopg2.extras
 from smvm import __version__, gate, lifecycle, logs
 from smvm.artifacts import RunDirectory, dump_json
 from smvm.calibration import records
+from smvm.clock import iso_z, utcnow
 from smvm.config import Settings
 from smvm.crypto.cipher import cipher_for, open_request, seal_request
 from smvm.errors import InvalidTransitionError, RunConflictError, RunNotFoundError
@@ -26,7 +27,6 @@ from smvm.pipeline import tracks
 from smvm.pipeline.stages import DECISION_STAGE, STAGES
 from smvm.pipeline.update_stages import POSTERIOR_DECISION_STAGE, UPDATE_STAGES
 from smvm.store.db import Database
-from smvm.webhooks.services import Outbox
 
 log = logging.getLogger(__name__)
 
@@ -37,16 +37,6 @@ _RUN_COLUMNS = (
     " updated_at, started_at, completed_at, validated_at, finalized_at, estimated_completion, deadline_at,"
     " persisted_at, tractionbuild_reference, posterior"
 )
-
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
-def isoformat(value: dt.datetime | None) -> str | None:
-    if value is None:
-        return None
-    return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
 
 
 #: Run statuses in which a stage of each track may run: the pipeline's while the run is active; the T0+30 update's
@@ -124,19 +114,24 @@ class _Pending:
             self.run_dir.write_bytes("meta.json", dump_json(self.snapshot), durable=False)
 
 
+#: ``hook(cursor, run, event)``: runs in the event's transaction; may return a function to call after commit.
+EventHook = Callable[[Any, dict[str, Any], dict[str, Any]], Callable[[], None] | None]
+
+
 class RunStore:
     """All run, stage and event state; PostgreSQL is the truth, files mirror it."""
 
-    def __init__(self, db: Database, settings: Settings) -> None:
+    def __init__(self, db: Database, settings: Settings, *, event_hooks: Sequence[EventHook] = ()) -> None:
+        """:param event_hooks: called inside the transaction of every event; the callbacks outbox
+            (``smvm.callbacks.outbox.Outbox.record``) writes its delivery rows there, atomically with the state
+            change, and returns what to publish after commit. The processes pass it in (``api.create_app``,
+            ``workers.context``); a store without hooks records runs and sends nothing.
+        """
         self.db = db
         self.settings = settings
         # Built here so a production process without SMVM_ENCRYPTION_KEYS fails at startup, not at its first write.
         self.cipher = cipher_for(settings)
-        # Called inside the transaction for every event: the callbacks outbox writes its delivery rows there, in
-        # the same transaction as the state change, and returns what to publish after commit.
-        self.event_hooks: list[Callable[[Any, dict[str, Any], dict[str, Any]], Callable[[], None] | None]] = [
-            Outbox(settings).record
-        ]
+        self.event_hooks = list(event_hooks)
 
     # -- helpers ---------------------------------------------------------------------------------------------
 
@@ -174,7 +169,7 @@ class RunStore:
         row = cur.fetchone()
         event = {
             "id": row["id"],
-            "at": isoformat(row["at"]),
+            "at": iso_z(row["at"]),
             "run_id": run["run_id"],
             "kind": kind,
             "status": run["status"],
@@ -207,7 +202,7 @@ class RunStore:
         }
         for key in ("created_at", "started_at", "completed_at", "validated_at", "finalized_at", "updated_at"):
             value = run.get(key)
-            snapshot[key] = isoformat(value) if isinstance(value, dt.datetime) else value
+            snapshot[key] = iso_z(value) if isinstance(value, dt.datetime) else value
         if stages is not None:
             snapshot["stages"] = {
                 stage["name"]: {"status": stage["status"], "attempt": stage["attempt"]} for stage in stages
@@ -405,7 +400,7 @@ class RunStore:
             "validation_id": row["validation_id"],
             "project_id": row["project_id"],
             "status": lifecycle.INITIATED,
-            "estimated_completion": isoformat(row["estimated_completion"]),
+            "estimated_completion": iso_z(row["estimated_completion"]),
             "run_directory": row["run_dir"],
             "webhook_urls": {
                 "status_updates": f"{base}/api/v1/validation/{row['run_id']}/status",
@@ -418,7 +413,7 @@ class RunStore:
                 "recommendations": validation["recommendations"],
             },
             "metadata": {
-                "created_at": isoformat(row["created_at"]),
+                "created_at": iso_z(row["created_at"]),
                 "python_version": platform.python_version(),
                 "smvm_version": __version__,
                 "request_shape": row["request"]["metadata"]["request_shape"],
@@ -561,7 +556,7 @@ class RunStore:
         decided = cur.fetchone()["result"]
         posterior = {key: decided.get(key) for key in
                      ("recommendation", "confidence", "verdict_probabilities", "prior_recommendation", "changed")}
-        posterior["ready_at"] = isoformat(utcnow())
+        posterior["ready_at"] = iso_z(utcnow())
         self._set_run(cur, run, posterior=posterior, current_stage=None)
         self._event(cur, pending, run, "POSTERIOR_READY", stage=stage_name, data=posterior)
 
@@ -694,7 +689,7 @@ class RunStore:
                 return run, False
             raise InvalidTransitionError(
                 "validation already marked complete with a different payload", run_id=run["run_id"],
-                details={"status": run["status"], "validated_at": isoformat(run["validated_at"])},
+                details={"status": run["status"], "validated_at": iso_z(run["validated_at"])},
             )
         if run["status"] not in (lifecycle.COMPLETED, lifecycle.INCOMPLETE):
             self._refuse(run, "complete")

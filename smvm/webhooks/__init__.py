@@ -1,1 +1,2 @@
-"""Outbound callbacks to TractionBuild: outbox, Standard Webhooks signing, retries, breaker, dead letters, sync."""
+"""Delivery primitives: the SSRF policy, Standard Webhooks signing, the HTTP transport, the per-host breaker,
+the retry decision (``models``) and their errors. Nothing here knows runs; ``smvm.callbacks`` builds on it."""

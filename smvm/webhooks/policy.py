@@ -54,6 +54,16 @@ def address_allowed(address: str) -> bool:
     )
 
 
+def default_port(scheme: str) -> int:
+    return 443 if scheme == "https" else 80
+
+
+def destination_key(url: str) -> str:
+    """``host:port``, lower-case: what the breaker, the held listing and the dead-letter filters group by."""
+    parts = urlsplit(url)
+    return f"{(parts.hostname or '').lower()}:{parts.port or default_port(parts.scheme)}"
+
+
 def _parse(url: str, settings: Settings) -> tuple[str, str, int, str]:
     """Scheme, host, port and path of ``url``, or the rule it breaks; no network involved."""
     parts = urlsplit(url)
@@ -66,7 +76,7 @@ def _parse(url: str, settings: Settings) -> tuple[str, str, int, str]:
     if not host:
         raise DestinationRejectedError("callback URL has no host", details={"url": url})
     try:
-        port = parts.port or (443 if parts.scheme == "https" else 80)
+        port = parts.port or default_port(parts.scheme)
     except ValueError as exc:
         raise DestinationRejectedError("callback URL has an invalid port", details={"url": url}) from exc
     path = parts.path or "/"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import urllib3
 
 from smvm.webhooks.models import Outcome
-from smvm.webhooks.policy import Destination
+from smvm.webhooks.policy import Destination, default_port
 
 #: Enough of a response to read a reference_id or an error; the rest is ignored.
 MAX_RESPONSE_BYTES = 64 * 1024
@@ -25,8 +25,7 @@ def post(destination: Destination, body: bytes, headers: dict[str, str], *, time
         )
     else:
         pool = urllib3.HTTPConnectionPool(destination.address, **common)  # type: ignore[arg-type]
-    default_port = 443 if destination.scheme == "https" else 80
-    host_header = destination.host if destination.port == default_port else f"{destination.host}:{destination.port}"
+    host_header = destination.host if destination.port == default_port(destination.scheme) else f"{destination.host}:{destination.port}"
     try:
         response = pool.urlopen(
             "POST",

@@ -129,7 +129,7 @@ def settings_environ(settings: Settings) -> dict[str, str]:
 
 @pytest.fixture(scope="session")
 def store(stack_settings: Settings) -> RunStore:
-    return RunStore(Database(stack_settings.database_url, minconn=1, maxconn=4), stack_settings)  # type: ignore[arg-type]
+    return harness.wired_store(Database(stack_settings.database_url, minconn=1, maxconn=4), stack_settings)  # type: ignore[arg-type]
 
 
 @dataclass

@@ -19,10 +19,19 @@ import psycopg2
 import redis
 import requests
 
+from smvm.callbacks.outbox import Outbox, Publisher
+from smvm.config import Settings
+from smvm.runs.store import RunStore
 from smvm.store.db import Database, upgrade
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
+
+
+def wired_store(db: Database, settings: Settings, publisher: Publisher | None = None) -> RunStore:
+    """A run store joined to the callbacks outbox the way the processes join theirs (``api.create_app``,
+    ``workers.context``); without a publisher its deliveries wait for the due-poller, as the CLI's do."""
+    return RunStore(db, settings, event_hooks=[Outbox(settings, publisher).record])
 
 
 def wait_until(predicate: Callable[[], Any], *, timeout: float = 30.0, interval: float = 0.1, what: str = "condition") -> Any:

@@ -32,8 +32,9 @@ def _queued_delivery_ids(app) -> list[int]:
 
 
 def test_publishing_reuses_one_redis_client(celery_app, monkeypatch: pytest.MonkeyPatch) -> None:
-    from workers.callbacks import publish_deliveries
+    from workers.publishing import CeleryPublisher
 
+    publish_deliveries = CeleryPublisher(celery_app)
     publish_deliveries([1])  # connects and builds the channel's client
     constructed = []
     original = redis.Redis.__init__
@@ -51,8 +52,9 @@ def test_publishing_reuses_one_redis_client(celery_app, monkeypatch: pytest.Monk
 
 
 def test_a_decision_overtakes_queued_progress_updates(celery_app) -> None:
-    from workers.callbacks import publish_deliveries
+    from workers.publishing import CeleryPublisher
 
+    publish_deliveries = CeleryPublisher(celery_app)
     publish_deliveries([1, 2, 3], routine=True)
     publish_deliveries([99])
     publish_deliveries([4], routine=True)

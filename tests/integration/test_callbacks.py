@@ -15,12 +15,12 @@ from typing import Any
 import pytest
 import redis
 
+from smvm.callbacks.delivery import DeliveryService
 from smvm.config import Settings
 from smvm.intake.validation import parse_request
 from smvm.metrics import StateCollector
 from smvm.runs.store import RunStore
 from smvm.store.db import Database
-from smvm.webhooks.services import DeliveryService
 from tests.integration import harness
 from tests.integration.conftest import settings_environ
 from tests.integration.receiver import Receiver, ok
@@ -81,7 +81,7 @@ def callback_stack(callback_settings: Settings, tmp_path_factory: pytest.TempPat
 
 @pytest.fixture(scope="module")
 def cb_store(callback_settings: Settings) -> RunStore:
-    return RunStore(Database(callback_settings.database_url, minconn=1, maxconn=4), callback_settings)  # type: ignore[arg-type]
+    return harness.wired_store(Database(callback_settings.database_url, minconn=1, maxconn=4), callback_settings)  # type: ignore[arg-type]
 
 
 @pytest.fixture
@@ -192,7 +192,7 @@ def test_gone_disables_destination_and_retry_after_defers(callback_stack, cb_sto
 
 
 def test_the_due_poller_leaves_a_backlog_alone_and_republishes_what_the_broker_lost(callback_settings: Settings) -> None:
-    from smvm.webhooks.services import insert_delivery
+    from smvm.callbacks.outbox import insert_delivery
 
     base = os.environ.get("SMVM_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
     with harness.throwaway_database(base, "smvm_due") as url:

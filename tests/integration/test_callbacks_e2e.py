@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
+from smvm.callbacks.payloads import STEP_NAMES
 from smvm.pipeline.stages import STAGE_NAMES
 from smvm.store.db import Database
-from smvm.webhooks.payloads import STEP_NAMES
 from tests.bad_inputs import VALID
 from tests.integration import harness, servers
 from tests.integration.receiver import Received, Receiver
@@ -138,7 +138,7 @@ def test_full_run_sends_every_update_signed_once(e2e_run: E2ERun) -> None:
 
 
 def test_updates_arrive_in_event_order(e2e_run: E2ERun) -> None:
-    # DECISION_READY is published ahead of queued progress (smvm.webhooks.services.URGENT_EVENTS), so it may
+    # DECISION_READY is published ahead of queued progress (smvm.callbacks.outbox.URGENT_EVENTS), so it may
     # overtake the stage update committed with it; every other update keeps its place.
     arrived = [(u["event"], u["current_stage"]) for u in e2e_run.updates if u["event"] != "DECISION_READY"]
     expected = [kind for kind in e2e_run.expected_kinds if kind != "DECISION_READY"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from smvm.runs.store import RunStore
+from tests.integration import harness
 from tests.integration.inproc import app_for, new_body, settings_for
 
 pytestmark = pytest.mark.integration
@@ -34,7 +35,7 @@ def test_async_callbacks_off_records_no_deliveries(database_url, redis_url, tmp_
     for name, settings in (("on", on), ("off", off)):
         client = app_for(settings).test_client()
         ids[name] = client.post("/api/v1/validation/runs", json=new_body("http://127.0.0.1:9/cb")).get_json()["run_id"]
-    store = RunStore(app_for(on).extensions["smvm.store"].db, on)
+    store = harness.wired_store(app_for(on).extensions["smvm.store"].db, on)
     assert _deliveries(store, ids["on"]) >= 1
     assert _deliveries(store, ids["off"]) == 0
 

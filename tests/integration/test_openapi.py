@@ -46,7 +46,7 @@ def test_document_is_served_without_auth(fuzz_server) -> None:
     assert "/api/v1/validation/runs" in document["paths"]
     request_body = document["paths"]["/api/v1/validation/runs"]["post"]["requestBody"]["content"]["application/json"]
     assert len(request_body["schema"]["oneOf"]) == 3, "the three accepted request shapes"
-    # What SMVM sends back is documented with the run it answers (smvm/webhooks/schemas.py).
+    # What SMVM sends back is documented with the run it answers (smvm/callbacks/schemas.py).
     callbacks = document["paths"]["/api/v1/validation/runs"]["post"]["callbacks"]
     for name, schema in (("validationUpdate", "ValidationUpdate"), ("validationAlert", "ValidationAlert")):
         [operation] = [path["post"] for path in callbacks[name].values()]

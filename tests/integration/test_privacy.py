@@ -14,7 +14,7 @@ import pytest
 import requests
 
 from smvm.pipeline.stages import STAGE_NAMES
-from smvm.privacy.services import hash_submitter
+from smvm.privacy.pii import hash_submitter
 from tests.integration import harness
 
 pytestmark = pytest.mark.integration
@@ -160,7 +160,7 @@ def test_erase_project_removes_rows_and_files_and_leaves_an_audit_entry(stack, p
 
 def test_erase_submitter_finds_runs_by_hash_and_audits_only_the_hash(store) -> None:
     from smvm.intake.validation import parse_request
-    from smvm.privacy.services import erase_submitter
+    from smvm.privacy.erasure import erase_submitter
 
     submitter = f"erase.me.{uuid.uuid4().hex[:6]}@example.com"
     run_ids = []

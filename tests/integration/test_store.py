@@ -14,11 +14,10 @@ import pytest
 from smvm.errors import InvalidTransitionError, RunConflictError
 from smvm.intake.validation import parse_request
 from smvm.pipeline.stages import STAGE_NAMES
+from smvm.privacy.retention import purge_expired_runs
 from smvm.runs.execution import execute_stage
 from smvm.runs.store import RunStore
 from smvm.store.db import Database, upgrade
-from smvm.webhooks import services as webhooks
-from smvm.webhooks.sync import purge_expired_runs
 from tests.bad_inputs import VALID
 from tests.integration import harness
 
@@ -34,7 +33,7 @@ def _request(**configuration) -> dict:
 def fast_store(store: RunStore) -> RunStore:
     settings = store.settings.with_overrides(stage_stale_after_seconds=0.0, stage_unstarted_after_seconds=0.0,
                                              stage_max_attempts=3)
-    return RunStore(store.db, settings)
+    return harness.wired_store(store.db, settings)
 
 
 def test_pool_reuses_its_connections_under_concurrency(database_url: str) -> None:
@@ -134,9 +133,9 @@ def test_sweeper_leaves_a_backlog_alone_and_requeues_what_the_broker_lost(fast_s
     assert (run["run_id"], "idea_validation", "stale_heartbeat") in {tuple(r) for r in fast_store.find_stuck_stages(backlog)}
 
 
-def test_t0_update_is_published_by_the_first_stage_claim(store: RunStore, monkeypatch) -> None:
+def test_t0_update_is_published_by_the_first_stage_claim(store: RunStore) -> None:
     published: list[list[int]] = []
-    monkeypatch.setattr(webhooks, "_publisher", lambda ids, countdown, routine, **_: published.append(list(ids)))
+    store = harness.wired_store(store.db, store.settings, lambda ids, countdown=None, **_: published.append(list(ids)))
     body = {**VALID, "project_id": "PROJ-STORE", "run_id": f"RUN-T0PUB-{uuid.uuid4().hex[:8]}",
             "metadata": {**VALID["metadata"], "callback_url": "https://tractionbuild.example/hooks"}}
     run, _ = store.create_run(parse_request(body))
@@ -150,10 +149,10 @@ def test_t0_update_is_published_by_the_first_stage_claim(store: RunStore, monkey
     assert [delivery_id for batch in published for delivery_id in batch] == [row["id"] for row in rows]
 
 
-def test_only_the_decision_and_alerts_skip_the_queue_of_progress_updates(store: RunStore, monkeypatch) -> None:
+def test_only_the_decision_and_alerts_skip_the_queue_of_progress_updates(store: RunStore) -> None:
     published: list[tuple[int, bool]] = []
-    monkeypatch.setattr(webhooks, "_publisher",
-                        lambda ids, countdown, routine, **_: published.extend((i, routine) for i in ids))
+    store = harness.wired_store(store.db, store.settings,
+                                lambda ids, countdown=None, *, routine, **_: published.extend((i, routine) for i in ids))
     body = {**VALID, "project_id": "PROJ-STORE", "run_id": f"RUN-LANES-{uuid.uuid4().hex[:8]}",
             "metadata": {**VALID["metadata"], "callback_url": "https://tractionbuild.example/hooks"}}
     run, _ = store.create_run(parse_request(body))
@@ -212,7 +211,7 @@ def test_retention_purges_old_finished_runs_their_files_and_stale_temp_files(
     with harness.throwaway_database(database_url, "smvm_retention") as url:
         settings = store.settings.with_overrides(database_url=url, runs_dir=tmp_path, retention_days=30)
         db = Database(url, maxconn=2)
-        own = RunStore(db, settings)
+        own = harness.wired_store(db, settings)
         runs = {}
         for name in ("old_done", "old_active", "recent_done"):
             body = {**VALID, "project_id": "PROJ-RETAIN", "run_id": f"RUN-RETAIN-{name}-{uuid.uuid4().hex[:6]}"}

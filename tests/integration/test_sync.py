@@ -65,7 +65,7 @@ def _complete(store: RunStore, run_id: str, completed_at: dt.datetime) -> None:
 
 def test_three_beats_three_days_each_due_run_synced_once(sync_stack, tractionbuild) -> None:
     settings, clock, processes = sync_stack
-    store = RunStore(Database(settings.database_url, minconn=1, maxconn=2), settings)  # type: ignore[arg-type]
+    store = harness.wired_store(Database(settings.database_url, minconn=1, maxconn=2), settings)  # type: ignore[arg-type]
     # One run becomes due on each simulated day (completed 30 days before that day's 02:00).
     runs = []
     for day in range(3):

@@ -4,7 +4,7 @@ import datetime as dt
 
 import pytest
 
-from smvm.webhooks.payloads import (
+from smvm.callbacks.payloads import (
     ALERT_SEVERITY,
     alerts_for_event,
     build_alert_v1,
@@ -13,7 +13,7 @@ from smvm.webhooks.payloads import (
     encode,
     is_news,
 )
-from smvm.webhooks.schemas import ValidationAlertSchema, ValidationUpdateSchema
+from smvm.callbacks.schemas import ValidationAlertSchema, ValidationUpdateSchema
 
 pytestmark = pytest.mark.unit
 

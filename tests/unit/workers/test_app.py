@@ -6,7 +6,7 @@ import pytest
 
 from smvm.config import Settings
 from smvm.queues import QUEUES
-from workers.callbacks import callback_task_id
+from workers.publishing import callback_task_id
 
 pytestmark = pytest.mark.unit
 

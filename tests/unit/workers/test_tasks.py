@@ -17,6 +17,7 @@ class _Task:
 
     def __init__(self) -> None:
         self.app = object()
+        self.context = types.SimpleNamespace(store=None)
         self.request = types.SimpleNamespace(hostname="pipeline@test", chain=[{"task": "next"}])
         self.events: list[tuple[str, dict]] = []
 
@@ -38,8 +39,8 @@ def task(monkeypatch) -> _Task:
     return _Task()
 
 
-def _with(monkeypatch, *, status: str, outcome) -> None:
-    monkeypatch.setattr(tasks, "get_store", lambda app: _Store(status))
+def _with(task: _Task, monkeypatch, *, status: str, outcome) -> None:
+    task.context.store = _Store(status)
 
     def execute(store, run_id, stage, worker=None):
         if isinstance(outcome, Exception):
@@ -50,13 +51,13 @@ def _with(monkeypatch, *, status: str, outcome) -> None:
 
 
 def test_a_stage_that_moves_on_keeps_the_chain(monkeypatch, task) -> None:
-    _with(monkeypatch, status="RUNNING", outcome="decision_analysis")
+    _with(task, monkeypatch, status="RUNNING", outcome="decision_analysis")
     assert tasks.run_stage(task, "RUN-1", "market_simulation") is None
     assert task.request.chain == [{"task": "next"}] and task.events == []
 
 
 def test_a_cancelled_run_revokes_the_task_and_stops_the_chain(monkeypatch, task) -> None:
-    _with(monkeypatch, status="CANCELLED", outcome=None)
+    _with(task, monkeypatch, status="CANCELLED", outcome=None)
     with pytest.raises(tasks.Ignore):
         tasks.run_stage(task, "RUN-1", "market_simulation")
     assert [kind for kind, _ in task.events] == ["task-revoked"], "Flower shows REVOKED, not STARTED for ever"
@@ -64,7 +65,7 @@ def test_a_cancelled_run_revokes_the_task_and_stops_the_chain(monkeypatch, task)
 
 
 def test_a_duplicate_message_succeeds_quietly_without_its_chain(monkeypatch, task) -> None:
-    _with(monkeypatch, status="RUNNING", outcome=None)
+    _with(task, monkeypatch, status="RUNNING", outcome=None)
     assert tasks.run_stage(task, "RUN-1", "market_simulation") == "skipped"
     assert task.request.chain is None and task.events == []
 
@@ -72,6 +73,6 @@ def test_a_duplicate_message_succeeds_quietly_without_its_chain(monkeypatch, tas
 def test_a_transient_failure_is_republished_and_the_task_still_ends(monkeypatch, task) -> None:
     republished = []
     monkeypatch.setattr(tasks, "enqueue_run", lambda app, run_id, stage, countdown: republished.append((stage, countdown)))
-    _with(monkeypatch, status="RUNNING", outcome=StageReleasedError("db restarting"))
+    _with(task, monkeypatch, status="RUNNING", outcome=StageReleasedError("db restarting"))
     assert tasks.run_stage(task, "RUN-1", "market_simulation") == "released"
     assert republished == [("market_simulation", tasks.TRANSIENT_RETRY_DELAY)] and task.request.chain is None

@@ -1,4 +1,4 @@
-"""The callbacks outbox: record deliveries with state changes, attempt them once each, and manage dead letters."""
+"""Delivering the outbox: one fenced attempt per message, the due-poller's durable path, dead and held deliveries."""
 
 from __future__ import annotations
 
@@ -10,186 +10,21 @@ import secrets
 import time
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlsplit
 
-from smvm.artifacts import RunDirectory
+from smvm.callbacks.outbox import URGENT_EVENTS, Publisher, publish, update_event_type
+from smvm.clock import utcnow
 from smvm.config import Settings
-from smvm.crypto.cipher import cipher_for
-from smvm.errors import ArtifactNotFoundError
 from smvm.store.db import Database
-from smvm.webhooks import models, payloads, transport
+from smvm.webhooks import models, transport
 from smvm.webhooks.breaker import CircuitBreaker, Permit
 from smvm.webhooks.errors import DeliveryNotFoundError, DestinationRejectedError, DestinationUnresolvedError
-from smvm.webhooks.policy import Destination, check_destination
-from smvm.webhooks.signing import new_webhook_id, signed_headers
+from smvm.webhooks.policy import Destination, check_destination, destination_key
+from smvm.webhooks.signing import signed_headers
 
 log = logging.getLogger(__name__)
 
-#: Publishes delivery ids to the callbacks queue (``countdown`` seconds from now); set by the Celery side, since
-#: smvm imports no Celery. Unset (the embedded CLI), deliveries wait for the due-poller.
-#: ``publisher(ids, countdown, routine=..., run_ids=...)``: sends one delivery message per id; ``run_ids`` (delivery
-#: id -> run id) lets the message's task id start with the run id, as the stages' do, for Flower's search.
-Publisher = Callable[..., None]
-_publisher: Publisher | None = None
-
-#: The run's creation event, recorded at T0 in the API request, and the event of its first stage claim.
-T0_EVENT = "RUN_INITIATED"
-FIRST_CLAIM_EVENT = "RUN_STARTED"
-#: Updates a client acts on at once. Under a backlog of progress updates (a burst of runs) these and alerts are
-#: delivered first; every other update keeps its place, so a run's terminal update still arrives after its progress.
-#: Updates carry a ``sequence`` for receivers that keep only the newest (README).
-URGENT_EVENTS = frozenset({"DECISION_READY", "POSTERIOR_READY"})
-#: The decision document each decision event's update carries.
-_DECISION_DOCUMENTS = {"DECISION_READY": "outputs/decision.output.json",
-                       "POSTERIOR_READY": "outputs/posterior.decision.json"}
-
 #: A claimed delivery nobody finished (worker killed mid-request) becomes due again this long after its timeout.
 LEASE_MARGIN_SECONDS = 15.0
-
-
-def set_publisher(publisher: Publisher | None) -> None:
-    global _publisher
-    _publisher = publisher
-
-
-def publish(
-    ids: list[int], countdown: float | None = None, *, routine: bool = False, run_ids: dict[int, str | None] | None = None
-) -> None:
-    """Hint the callbacks workers; never raises, because the due-poller is the durable path.
-
-    :param routine: updates that may wait behind decisions and alerts on the callbacks queue (``URGENT_EVENTS``).
-    :param run_ids: each delivery's run, for task ids that start with it (Flower); see ``DeliveryService.publish``.
-    """
-    if not ids or _publisher is None:
-        return
-    try:
-        _publisher(ids, countdown, routine=routine, run_ids=run_ids or {})
-    except Exception:  # noqa: BLE001 - broker down: the row stays due and beat's poller sends it later
-        log.warning("smvm.webhooks.publish_failed", extra={"deliveries": ids[:20]}, exc_info=True)
-
-
-def update_event_type(event_kind: str) -> str:
-    """The delivery's ``event_type`` for a run event's update: ``validation.update.decision_ready``."""
-    return f"validation.update.{event_kind.lower()}"
-
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
-def destination_key(url: str) -> str:
-    parts = urlsplit(url)
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    return f"{(parts.hostname or '').lower()}:{port}"
-
-
-def _join(base: str, path: str) -> str:
-    return f"{base.rstrip('/')}/{path.lstrip('/')}"
-
-
-def insert_delivery(
-    cur: Any,
-    *,
-    run_id: str | None,
-    kind: str,
-    event_type: str,
-    url: str,
-    payload: dict[str, Any],
-    dedupe_key: str,
-    correlation_id: str | None,
-) -> int | None:
-    """Add one outbox row in the caller's transaction. :returns: its id, or ``None`` if it already existed."""
-    cur.execute(
-        "INSERT INTO deliveries (webhook_id, dedupe_key, run_id, kind, event_type, url, destination, body,"
-        " correlation_id) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
-        " ON CONFLICT (dedupe_key) DO NOTHING RETURNING id",
-        (new_webhook_id(), dedupe_key, run_id, kind, event_type, url, destination_key(url),
-         payloads.encode(payload), correlation_id),
-    )
-    row = cur.fetchone()
-    return row["id"] if row else None
-
-
-class Outbox:
-    """The run store's event hook: every event of a run with a callback URL becomes delivery rows, atomically."""
-
-    def __init__(self, settings: Settings, clock: Callable[[], dt.datetime] = utcnow) -> None:
-        self.settings = settings
-        self._clock = clock
-
-    def record(self, cur: Any, run: dict[str, Any], event: dict[str, Any]) -> Callable[[], None] | None:
-        """Write this event's update and alerts; :returns: a function that publishes them, to call after commit."""
-        callback_url = run.get("callback_url")
-        # async_callbacks off (a feature flag): nothing is recorded, so nothing is ever sent; clients poll.
-        if not callback_url or not payloads.is_news(event) or not self.settings.async_callbacks:
-            return None
-        cur.execute(
-            "SELECT name, status, attempt, duration_ms, result FROM stages WHERE run_id = %s ORDER BY position",
-            (run["run_id"],),
-        )
-        stages = list(cur.fetchall())
-        decision = self._decision(run, _DECISION_DOCUMENTS[event["kind"]]) if event["kind"] in _DECISION_DOCUMENTS \
-            else None
-        update = payloads.build_update_v1(run, event, stages, decision)
-        mock = (run.get("request") or {}).get("mode") == "mock"
-        if mock:  # a sandbox run must never be mistaken for a real validation
-            update["mode"] = "mock"
-        updates = [insert_delivery(
-            cur, run_id=run["run_id"], kind=models.UPDATE, event_type=update_event_type(event["kind"]),
-            url=_join(callback_url, "validation/update"), payload=update,
-            dedupe_key=f"{run['run_id']}:update:{event['id']}", correlation_id=run.get("correlation_id"),
-        )]
-        alerts = payloads.alerts_for_event(
-            run, event, decision=decision, now=self._clock(),
-            quality_threshold=self.settings.quality_warning_threshold, slip_factor=self.settings.timeline_slip_factor,
-        )
-        alert_ids = []
-        for alert_type, message, details in alerts:
-            alert_ids.append(insert_delivery(
-                cur, run_id=run["run_id"], kind=models.ALERT, event_type=f"validation.alert.{alert_type}",
-                url=_join(callback_url, "validation/alert"),
-                payload=payloads.build_alert_v1(run, alert_type, message, details, event["at"])
-                | ({"mode": "mock"} if mock else {}),
-                # One alert of each type per run: a slow run must not page the client on every stage.
-                dedupe_key=f"{run['run_id']}:alert:{alert_type}", correlation_id=run.get("correlation_id"),
-            ))
-        if event["kind"] == T0_EVENT:
-            # The 202 answer already carries what this update says, so T0 spends no Celery publish on it: the
-            # run's first stage claim publishes it below, or the due-poller does if the pipeline is backed up.
-            return None
-        if event["kind"] == FIRST_CLAIM_EVENT:
-            # Every never-attempted row of the run: the T0 ones and those this event just wrote, in order.
-            cur.execute(
-                "SELECT id, kind FROM deliveries WHERE run_id = %s AND status = 'PENDING' AND attempts = 0 ORDER BY id",
-                (run["run_id"],),
-            )
-            rows = cur.fetchall()
-            updates = [row["id"] for row in rows if row["kind"] == models.UPDATE]
-            alert_ids = [row["id"] for row in rows if row["kind"] != models.UPDATE]
-        updates = [delivery_id for delivery_id in updates if delivery_id is not None]
-        alert_ids = [delivery_id for delivery_id in alert_ids if delivery_id is not None]
-        if not updates and not alert_ids:
-            return None
-        routine = event["kind"] not in URGENT_EVENTS
-
-        runs = {delivery_id: run["run_id"] for delivery_id in [*alert_ids, *updates]}
-
-        def publish_created() -> None:
-            publish(alert_ids, run_ids=runs)
-            publish(updates, routine=routine, run_ids=runs)
-
-        return publish_created
-
-    def _decision(self, run: dict[str, Any], path: str) -> dict[str, Any] | None:
-        try:
-            run_dir = RunDirectory(
-                self.settings.runs_dir, run["project_id"], run["run_id"], cipher=cipher_for(self.settings)
-            )
-            return run_dir.read_json(path)
-        except (ArtifactNotFoundError, OSError, ValueError):
-            log.warning("smvm.webhooks.decision_unreadable", extra={"run_id": run["run_id"]})
-            return None
-
 
 #: A held row's reason, in SQL (see ``models.HOLD_REASONS``).
 HOLD_REASON_SQL = "(CASE WHEN status = 'DISABLED' THEN 'disabled' ELSE coalesce(hold_reason, 'queued') END)"
@@ -222,6 +57,7 @@ class DeliveryService:
         db: Database,
         settings: Settings,
         breaker: CircuitBreaker | None,
+        publisher: Publisher | None = None,
         *,
         send: Callable[..., models.Outcome] = transport.post,
         check: Callable[..., Destination] = check_destination,
@@ -230,6 +66,7 @@ class DeliveryService:
         self.db = db
         self.settings = settings
         self.breaker = breaker
+        self.publisher = publisher
         self._send = send
         self._check = check
         self._clock = clock
@@ -398,13 +235,18 @@ class DeliveryService:
         )
 
     def publish(self, ids: list[int], countdown: float | None = None, *, routine: bool = False) -> None:
-        """:func:`publish` for ids from a query (due, replayed, redriven), after looking up their runs."""
-        if not ids or _publisher is None:
+        """:func:`~smvm.callbacks.outbox.publish` for ids from a query (due, replayed, redriven), after looking up their runs."""
+        if not ids or self.publisher is None:
             return
         with self.db.transaction() as cur:
             cur.execute("SELECT id, run_id FROM deliveries WHERE id = ANY(%s)", (list(ids),))
             run_ids = {row["id"]: row["run_id"] for row in cur.fetchall()}
-        publish(ids, countdown, routine=routine, run_ids=run_ids)
+        publish(self.publisher, ids, countdown, routine=routine, run_ids=run_ids)
+
+    def publish_retry(self, result: AttemptResult) -> None:
+        """The fast path of a retry: a message due when the row's next attempt is (the row holds the real schedule)."""
+        if result.retry_in is not None:
+            publish(self.publisher, [result.delivery_id], result.retry_in, run_ids={result.delivery_id: result.run_id})
 
     # -- the durable path ----------------------------------------------------------------------------------
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from smvm.privacy.services import find_pii, hash_submitter, mask_text, mask_value, scrub_request
+from smvm.privacy.pii import find_pii, hash_submitter, mask_text, mask_value, scrub_request
 
 pytestmark = pytest.mark.unit
 

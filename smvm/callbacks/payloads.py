@@ -7,9 +7,10 @@ import json
 from typing import Any
 
 from smvm import gate
-from smvm.lifecycle import ACTIVE_STATUSES, CALLBACK_STATUS, COMPLETED, FINALIZED
+from smvm.clock import iso_z
+from smvm.lifecycle import ACTIVE_STATUSES, CALLBACK_STATUS
 from smvm.pipeline import tracks
-from smvm.pipeline.stages import STAGE_NAMES
+from smvm.runs.responses import progress
 
 PAYLOAD_VERSION = "1"
 
@@ -50,9 +51,7 @@ ALERT_SEVERITY = {
 
 
 def _iso(value: Any) -> str | None:
-    if isinstance(value, dt.datetime):
-        return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
-    return value
+    return iso_z(value) if isinstance(value, dt.datetime) else value
 
 
 def encode(payload: dict[str, Any]) -> str:
@@ -68,13 +67,6 @@ def _identity(run: dict[str, Any]) -> dict[str, Any]:
         "project_id": run["project_id"],
         "correlation_id": run.get("correlation_id"),
     }
-
-
-def progress(run: dict[str, Any], stages: list[dict[str, Any]]) -> float:
-    if run["status"] in (COMPLETED, FINALIZED):
-        return 1.0
-    done = sum(1 for stage in stages if stage["status"] == "SUCCEEDED" and not tracks.is_update(stage["name"]))
-    return round(done / len(STAGE_NAMES), 4)
 
 
 def build_update_v1(
@@ -93,7 +85,7 @@ def build_update_v1(
         "sequence": event["id"],
         "status": "DECISION_READY" if event["kind"] in DECISION_EVENTS else CALLBACK_STATUS[run["status"]],
         "run_status": run["status"],
-        "progress": progress(run, stages),
+        "progress": progress(run["status"], stages),
         "current_stage": stage,
         "step_name": STEP_NAMES.get(stage or ""),
         "stage_results": {

@@ -13,13 +13,13 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
+from smvm.callbacks.payloads import ALERT_SEVERITY
 from smvm.gate import GATE_DECISIONS
 from smvm.ids import SAFE_ID
 from smvm.lifecycle import CALLBACK_STATUS, RUN_STATUSES
 from smvm.runs.schemas import OpenSchema, StrictBoolean, utc
 from smvm.schema_docs import documented
 from smvm.webhooks.models import HOLD_REASONS, HOLD_WORDS
-from smvm.webhooks.payloads import ALERT_SEVERITY
 
 
 class _Sent(OpenSchema):
