@@ -71,6 +71,10 @@ bench: $(STAMP) ## simulation speed and memory, the decision's CPU against the c
 	$(DOTENV) $(BIN)/python -m benchmarks.bench_decision
 	$(DOTENV) $(BIN)/python -m benchmarks.bench_reports
 
+.PHONY: fingerprint
+fingerprint: $(STAMP) ## the default run's artifacts hashed (timestamps blanked): compare before and after a refactor
+	$(BIN)/python -m benchmarks.fingerprint
+
 .PHONY: loadtest
 loadtest: $(STAMP) ## load test a running `make up` stack: 1000 runs, callbacks, bare Flask and bare chain baselines
 	$(DOTENV) $(BIN)/python -m loadtest.run $(LOADTEST_ARGS)

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from smvm.artifacts import RunDirectory
-from smvm.intake.validation import parse_request
+from smvm.intake.validation import parse_request, validate_idea
 from smvm.pipeline.stages import STAGES, StageContext
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -44,7 +44,8 @@ def _request(path: str) -> dict:
 def _prepare(path: str, root: Path) -> StageContext:
     request = _request(path)
     run = {"run_id": request["run_id"], "validation_id": "VAL-20261204-000000-bench000-001",
-           "project_id": request["project_id"], "created_at": "2026-12-04T00:00:00Z"}
+           "project_id": request["project_id"], "created_at": "2026-12-04T00:00:00Z",
+           "validation": validate_idea(request)}
     ctx = StageContext(run=run, request=request, run_dir=RunDirectory(root, request["project_id"], run["run_id"]))
     for stage in STAGES[:-1]:
         stage.execute(ctx)

@@ -6,6 +6,7 @@ import datetime as dt
 import hashlib
 import re
 import secrets
+from typing import Any
 
 # Ids become directory names under the runs root, so nothing that could traverse or hide a path.
 SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
@@ -25,6 +26,16 @@ def new_run_id(now: dt.datetime | None = None) -> str:
 def validation_id_for(run_id: str, sequence: int = 1) -> str:
     body = run_id[4:] if run_id.startswith("RUN-") else run_id
     return f"VAL-{body}-{sequence:03d}"
+
+
+def identify(request: dict[str, Any], now: dt.datetime | None = None) -> dict[str, Any]:
+    """The request with its run id (the client's, else a new one) and its seed (the client's, else one derived
+    from the run id) filled in: what makes every run, served or embedded, reproducible from its id."""
+    run_id = request["run_id"] or new_run_id(now)
+    configuration = dict(request["configuration"])
+    if configuration.get("seed") is None:
+        configuration["seed"] = seed_from_run_id(run_id)
+    return {**request, "run_id": run_id, "configuration": configuration}
 
 
 def seed_from_run_id(run_id: str) -> int:

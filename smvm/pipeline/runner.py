@@ -10,7 +10,8 @@ from typing import Any
 from smvm import __version__
 from smvm.artifacts import RunDirectory
 from smvm.clock import iso_z, utcnow
-from smvm.ids import new_run_id, seed_from_run_id, validation_id_for
+from smvm.ids import identify, validation_id_for
+from smvm.intake.validation import validate_idea
 from smvm.pipeline.stages import DECISION_STAGE, STAGES, StageContext
 
 
@@ -25,11 +26,8 @@ def run_pipeline(
 
     ``request`` is a normalized request (see :func:`smvm.intake.validation.parse_request`).
     """
-    run_id = request["run_id"] or new_run_id()
-    configuration = dict(request["configuration"])
-    if configuration.get("seed") is None:
-        configuration["seed"] = seed_from_run_id(run_id)
-    request = {**request, "run_id": run_id, "configuration": configuration}
+    request = identify(request)
+    run_id, configuration = request["run_id"], request["configuration"]
     run = {
         "run_id": run_id,
         "validation_id": validation_id_for(run_id),
@@ -48,10 +46,12 @@ def run_pipeline(
         "stages": {},
     }
     run_dir.append_event({"at": iso_z(utcnow()), "run_id": run_id, "kind": "RUN_STARTED", "status": "RUNNING"})
+    # Judged once, before any stage, as a served run's T0 judges it (RunStore.create_run); the first stage records it.
+    judged = {**run, "validation": validate_idea(request)}
     for position, stage in enumerate(STAGES):
         if on_stage:
             on_stage(stage.name, position, len(STAGES))
-        context = StageContext(run=run, request=request, run_dir=run_dir, progress=on_progress or (lambda _: None))
+        context = StageContext(run=judged, request=request, run_dir=run_dir, progress=on_progress or (lambda _: None))
         started = time.monotonic()
         summary = stage.execute(context)
         duration_ms = int((time.monotonic() - started) * 1000)

@@ -13,7 +13,6 @@ from smvm import __version__
 from smvm.artifacts import RunDirectory
 from smvm.clock import iso_z
 from smvm.decision.analysis import analyse_decision
-from smvm.intake.validation import validate_idea
 from smvm.market.competitors import synthesize_competitors
 from smvm.market.ingestion import ingest_market_data
 from smvm.market.personas import synthesize_personas
@@ -61,7 +60,8 @@ class Stage:
 
 
 def _idea_validation(ctx: StageContext) -> dict[str, Any]:
-    validation = validate_idea(ctx.request)
+    # Judged once, at T0 (the 202 answer carries it; the embedded runner judges before its first stage too).
+    validation = ctx.run["validation"]
     ctx.write_json("idea.input.json", ctx.request)
     ctx.write_json("validation_result.json", validation)
     return {

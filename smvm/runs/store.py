@@ -20,7 +20,7 @@ from smvm.clock import iso_z, utcnow
 from smvm.config import Settings
 from smvm.crypto.cipher import cipher_for, open_request, seal_request
 from smvm.errors import InvalidTransitionError, RunConflictError, RunNotFoundError
-from smvm.ids import new_run_id, seed_from_run_id, validation_id_for
+from smvm.ids import identify, validation_id_for
 from smvm.intake.observations import predictable
 from smvm.intake.validation import fingerprint, validate_idea
 from smvm.pipeline import tracks
@@ -313,11 +313,8 @@ class RunStore:
         """
         request_fingerprint = fingerprint(request)
         now = utcnow()
-        run_id = request["run_id"] or new_run_id(now)
-        configuration = dict(request["configuration"])
-        if configuration.get("seed") is None:
-            configuration["seed"] = seed_from_run_id(run_id)
-        stored_request = {**request, "run_id": run_id, "configuration": configuration}
+        stored_request = identify(request, now)
+        run_id, configuration = stored_request["run_id"], stored_request["configuration"]
         if self.settings.mock_mode:
             # Fixed per run at T0, so workers pick the mock stages whatever their own flag says (smvm/features).
             stored_request["mode"] = "mock"

@@ -11,7 +11,7 @@ from smvm.artifacts import RunDirectory
 from smvm.features.flags import stage_for
 from smvm.features.mock import MOCK_STAGES
 from smvm.ids import validation_id_for
-from smvm.intake.validation import parse_request
+from smvm.intake.validation import parse_request, validate_idea
 from smvm.pipeline.stages import STAGES_BY_NAME, StageContext
 from smvm.standin.server import StandIn
 from smvm.webhooks.signing import new_secret, signed_headers
@@ -25,7 +25,7 @@ def test_mock_stages_are_fast_small_and_say_mock(tmp_path) -> None:
     request = {**parse_request(json.loads(EXAMPLE.read_text())), "run_id": "RUN-MOCK-1", "mode": "mock"}
     request["configuration"] = {**request["configuration"], "seed": 7}
     run = {"run_id": "RUN-MOCK-1", "validation_id": validation_id_for("RUN-MOCK-1"), "project_id": request["project_id"],
-           "request": request}
+           "request": request, "validation": validate_idea(request)}
     run_dir = RunDirectory(tmp_path, request["project_id"], "RUN-MOCK-1")
     started = time.perf_counter()
     for stage in MOCK_STAGES:
