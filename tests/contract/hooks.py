@@ -23,7 +23,7 @@ from api.openapi import REQUEST_SCHEMAS
 from api.validation import parse_json
 from smvm import schema_docs
 from smvm.errors import RequestValidationError
-from smvm.intake import services as intake
+from smvm.intake import validation as intake
 
 
 def _described_only(schema: type[Schema]) -> dict[str, list[Any]]:

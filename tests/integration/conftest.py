@@ -18,6 +18,7 @@ from smvm.runs.store import RunStore
 from smvm.store.db import Database
 from tests.integration import harness
 from workers.app import create_celery
+from workers.publishing import CeleryPublisher
 
 pytestmark = pytest.mark.integration
 
@@ -129,7 +130,11 @@ def settings_environ(settings: Settings) -> dict[str, str]:
 
 @pytest.fixture(scope="session")
 def store(stack_settings: Settings) -> RunStore:
-    return harness.wired_store(Database(stack_settings.database_url, minconn=1, maxconn=4), stack_settings)  # type: ignore[arg-type]
+    """The stack's store, driven in this process; the callback hints it publishes reach the stack's workers, as an
+    API process's would."""
+    publisher = CeleryPublisher(create_celery(stack_settings))
+    db = Database(stack_settings.database_url, minconn=1, maxconn=4)  # type: ignore[arg-type]
+    return harness.wired_store(db, stack_settings, publisher)
 
 
 @dataclass
@@ -175,9 +180,6 @@ def stack(stack_settings: Settings, tmp_path_factory: pytest.TempPathFactory) ->
         harness.wait_for_http(f"{stack.base_url}/healthz")
         for queue in ("smvm.pipeline", "smvm.simulation", "smvm.callbacks", "smvm.maintenance"):
             harness.wait_for_worker(stack.processes[queue])
-        # Tests drive the store in this process too; the callback hints it publishes then reach this stack's
-        # workers, as an API process's would (celery_app_factory puts this default back after a test's own app).
-        create_celery(stack_settings)
         yield stack
     finally:
         harness.stop_all(stack.processes.values())
