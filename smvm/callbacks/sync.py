@@ -44,7 +44,8 @@ def sync_files(settings: Settings, run: dict[str, Any]) -> dict[str, Any]:
 
 
 def schedule_results_sync(db: Database, settings: Settings, now: dt.datetime | None = None) -> dict[str, Any]:
-    """Queue the T0+30 sync for every due run, once per logical date, catching up missed dates.
+    """Queue the T0+30 sync for every due run, once per logical date, catching up missed dates; and once more for
+    a run whose posterior decision became ready after its sync was queued.
 
     :returns: ``{"dates": [...], "deliveries": [ids]}``; publish the ids after this returns.
     """
@@ -71,20 +72,33 @@ def schedule_results_sync(db: Database, settings: Settings, now: dt.datetime | N
                 (cutoff,),
             )
             runs = list(cur.fetchall())
+            # A posterior decision that became ready after its run's sync was queued (observations arrive at
+            # T0+30, when the sync is due) goes to TractionBuild with the next daily sync, once.
+            cur.execute(
+                "SELECT run_id, validation_id, project_id, correlation_id FROM runs r"
+                " WHERE posterior IS NOT NULL AND EXISTS (SELECT 1 FROM deliveries d WHERE d.dedupe_key = r.run_id"
+                " || ':sync' AND d.created_at < (r.posterior ->> 'ready_at')::timestamptz)"
+                " AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.dedupe_key = r.run_id || ':sync:posterior')"
+                " ORDER BY run_id FOR UPDATE SKIP LOCKED",
+            )
+            updated = list(cur.fetchall())
             timestamp = iso_z(now)
-            for run in runs:
+            for run, dedupe_key in [(run, f"{run['run_id']}:sync") for run in runs] + [
+                    (run, f"{run['run_id']}:sync:posterior") for run in updated]:
                 url = (f"{settings.tractionbuild_base_url.rstrip('/')}/api/v1/projects/{run['project_id']}"
                        "/validation-results")
                 delivery_id = insert_delivery(
                     cur, run_id=run["run_id"], kind=models.SYNC, event_type="validation.results_sync", url=url,
                     payload=payloads.build_sync_v1(run, sync_files(settings, run), timestamp),
-                    dedupe_key=f"{run['run_id']}:sync", correlation_id=run.get("correlation_id"),
+                    dedupe_key=dedupe_key, correlation_id=run.get("correlation_id"),
                 )
                 if delivery_id is not None:
                     created.append(delivery_id)
+            detail = {"runs": [run["run_id"] for run in runs], "posterior_updates": [run["run_id"] for run in updated],
+                      "now": timestamp}
             cur.execute(
                 "UPDATE scheduled_jobs SET finished_at = now(), detail = %s WHERE job = %s AND logical_date = %s",
-                (psycopg2.extras.Json({"runs": [run["run_id"] for run in runs], "now": timestamp}), SYNC_JOB, day),
+                (psycopg2.extras.Json(detail), SYNC_JOB, day),
             )
             dates.append(day.isoformat())
             log.info("smvm.sync.scheduled", extra={"logical_date": day.isoformat(), "runs": len(runs)})

@@ -95,3 +95,29 @@ def test_three_beats_three_days_each_due_run_synced_once(sync_stack, tractionbui
     assert all(row["tractionbuild_reference"].startswith("TB-") and row["persisted_at"] for row in rows)
     assert dates[-3:] == [(DAY1 + dt.timedelta(days=day)).date() for day in range(3)]
     assert len(dates) == len(set(dates))
+
+
+def test_a_posterior_ready_after_the_sync_goes_with_the_next_days_sync_once(sync_stack, tractionbuild) -> None:
+    settings, clock, _ = sync_stack
+    store = harness.wired_store(Database(settings.database_url, minconn=1, maxconn=2), settings)  # type: ignore[arg-type]
+    run = _new_run(store, "http://127.0.0.1:9/unused")
+    day3 = DAY1 + dt.timedelta(days=3)
+    _complete(store, run["run_id"], day3 - dt.timedelta(days=30, hours=1, minutes=5))
+
+    def syncs() -> list[dict]:
+        return [r.json() for r in tractionbuild.received()
+                if r.path.endswith("/validation-results") and r.json()["run_id"] == run["run_id"]]
+
+    clock.write_text(day3.isoformat())
+    harness.wait_until(lambda: len(syncs()) == 1, timeout=30, what="the run's T0+30 sync")
+    # Observations arrived at T0+30 and the update track finished after the sync was queued.
+    with store.db.transaction() as cur:
+        cur.execute("UPDATE runs SET posterior = %s WHERE run_id = %s",
+                    (json.dumps({"recommendation": "GO", "ready_at": dt.datetime.now(dt.UTC).isoformat()}), run["run_id"]))
+    time.sleep(2)  # more ticks on the same logical date: the posterior waits for the next day's sync
+    assert len(syncs()) == 1
+    clock.write_text((day3 + dt.timedelta(days=1)).isoformat())
+    harness.wait_until(lambda: len(syncs()) == 2, timeout=30, what="the posterior's sync on the next day")
+    time.sleep(3)  # several more ticks from all three beats: sent once
+    assert len(syncs()) == 2
+    assert "posterior_decision" in syncs()[1]["files"]
