@@ -12,11 +12,11 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def iso_z(value: dt.datetime | None) -> str | None:
-    """``2026-12-04T10:00:00Z``: the one text form of an instant in every answer, artifact and callback."""
+def iso_z(value: dt.datetime | None, timespec: str = "auto") -> str | None:
+    """``2026-12-04T10:00:00Z``: the one text form of an instant in every answer, artifact, callback and log line."""
     if value is None:
         return None
-    return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+    return value.astimezone(dt.UTC).isoformat(timespec=timespec).replace("+00:00", "Z")
 
 
 def parse_iso(text: str) -> dt.datetime:

@@ -11,6 +11,7 @@ import types
 from collections.abc import Mapping
 from typing import IO, Any
 
+from smvm.clock import iso_z
 from smvm.config import Settings
 from smvm.privacy.pii import mask_text, mask_value
 
@@ -80,8 +81,7 @@ class JsonFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         line: dict[str, Any] = {
-            "ts": dt.datetime.fromtimestamp(record.created, dt.UTC).isoformat(timespec="milliseconds").replace(
-                "+00:00", "Z"),
+            "ts": iso_z(dt.datetime.fromtimestamp(record.created, dt.UTC), timespec="milliseconds"),
             "level": record.levelname.lower(),
             "logger": record.name,
             "msg": record.getMessage(),
