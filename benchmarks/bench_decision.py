@@ -38,7 +38,7 @@ BUDGET = 1.5
 _BASELINE_SERVER = """
 import json, sys, time
 from smvm.decision.services import analyse_decision
-from smvm.intake.validation import parse_request, validate_idea
+from smvm.intake.services import parse_request, validate_idea
 from smvm.market.services import ingest_market_data, synthesize_competitors, synthesize_personas
 from smvm.simulation.services import build_simulation_config, run_simulation
 
