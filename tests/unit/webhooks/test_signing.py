@@ -1,11 +1,12 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 from standardwebhooks.webhooks import Webhook
 
-from smvm.webhooks.signing import new_webhook_id, sign, signed_headers
+from smvm.webhooks.signing import new_secret, new_webhook_id, sign, signed_headers
 
 pytestmark = pytest.mark.unit
 
@@ -33,3 +34,12 @@ def test_ids_have_no_dots() -> None:
     assert "." not in new_webhook_id()
     with pytest.raises(ValueError):
         sign(SECRET, "msg.1", 1, b"{}")
+
+
+def test_two_secrets_each_verify() -> None:
+    old, new = new_secret(), new_secret()
+    body = b'{"status": "RUNNING"}'
+    headers = signed_headers(f"{new},{old}", "msg_abc", int(time.time()), body, None)
+    assert len(headers["webhook-signature"].split(" ")) == 2
+    for secret in (old, new):
+        assert Webhook(secret).verify(body, headers) == {"status": "RUNNING"}

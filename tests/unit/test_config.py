@@ -62,7 +62,7 @@ def test_require_names_every_missing_variable() -> None:
 
 
 def test_env_example_lists_every_setting() -> None:
-    example = (Path(__file__).resolve().parents[3] / ".env.example").read_text()
+    example = (Path(__file__).resolve().parents[2] / ".env.example").read_text()
     import dataclasses
 
     missing = [f"SMVM_{f.name.upper()}" for f in dataclasses.fields(Settings) if f"SMVM_{f.name.upper()}" not in example]
@@ -72,7 +72,7 @@ def test_env_example_lists_every_setting() -> None:
 def test_readme_documents_every_setting() -> None:
     import dataclasses
 
-    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text()
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     missing = [f"SMVM_{f.name.upper()}" for f in dataclasses.fields(Settings) if f"`SMVM_{f.name.upper()}`" not in readme]
     assert not missing
 
@@ -129,7 +129,7 @@ def env_example_entries() -> list[tuple[str | None, str, str, str]]:
     entries: list[tuple[str | None, str, str, str]] = []
     group: str | None = None
     comment: list[str] = []
-    for line in (Path(__file__).resolve().parents[3] / ".env.example").read_text().splitlines():
+    for line in (Path(__file__).resolve().parents[2] / ".env.example").read_text().splitlines():
         heading, variable = _GROUP.match(line), _VARIABLE.match(line)
         if heading:
             group, comment = heading.group(1), []
@@ -151,7 +151,7 @@ def test_each_setting_has_its_own_description_in_env_example_and_the_readme() ->
     assert all(descriptions), [name for _, name, _, description in entries if not description]
     assert len(descriptions) == len(set(descriptions)), "two variables share one description"
     assert all(d.rstrip().endswith((".", ")")) for d in descriptions), "a description ends mid-sentence"
-    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text()
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     rows = dict(re.findall(r"^\| `([A-Z][A-Z0-9_]*)` \| `[^`]*` \| (.*) \|$", readme, flags=re.MULTILINE))
     for _, name, _, description in entries:
         assert rows.get(name) == description, f"README's row for {name} differs from .env.example's comment"
