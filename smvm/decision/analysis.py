@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from smvm.contracts import Competitors, Decision, MarketData, Personas, SimulationConfig, SimulationResult, ValidationResult
 from smvm.decision import rules
 from smvm.decision.deliverables import deliverables, risk_assessment
 from smvm.formatting import money
@@ -283,9 +284,9 @@ def _dimension_evidence(name: str, m: dict[str, float], facts: dict[str, Any], m
     return f"Team: {facts['team_text']}; technology: {tech_text} (feasibility {facts['feasibility']:.0f}/100)"
 
 
-def analyse_decision(request: dict[str, Any], validation: dict[str, Any], market_data: dict[str, Any],
-                     personas: dict[str, Any], competitors: dict[str, Any],
-                     simulation_result: dict[str, Any], simulation_config: dict[str, Any] | None = None) -> dict[str, Any]:
+def analyse_decision(request: dict[str, Any], validation: ValidationResult, market_data: MarketData,
+                     personas: Personas, competitors: Competitors, simulation_result: SimulationResult,
+                     simulation_config: SimulationConfig | None = None) -> Decision:
     """The ``outputs/decision.output.json`` document for one run, from the verdict the simulation's worlds gave.
 
     ``simulation_config`` is accepted for the stage's signature; the verdict, its probabilities and the simulated

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from smvm.contracts import Decision, PosteriorDecision, PosteriorResult
 from smvm.gate import RECOMMENDATION_GATE
 
 #: An observation outside the central interval of this width is one the T0 model cannot account for.
@@ -26,7 +27,7 @@ def _capital(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-def analyse_update(prior_decision: dict[str, Any], posterior: dict[str, Any]) -> dict[str, Any]:
+def analyse_update(prior_decision: Decision, posterior: PosteriorResult) -> PosteriorDecision:
     """The ``outputs/posterior.decision.json`` document: SMVM's recommendation once observations are in."""
     post = posterior["posterior"]
     verdict = post["verdict"]

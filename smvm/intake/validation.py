@@ -11,6 +11,7 @@ from typing import Any
 from marshmallow import Schema, ValidationError
 
 from smvm.config import Settings
+from smvm.contracts import ValidationResult
 from smvm.errors import RequestValidationError
 from smvm.intake.schemas import (
     MAX_SOM_SHARE,
@@ -133,7 +134,7 @@ SHORT_RUNWAY_MONTHS = 6
 _PRICE_IN_TEXT = re.compile(r"\$\s?\d[\d,]*(?:\.\d+)?\s*(?:/|per|a|an)\s*(?:month|mo\b|year|yr\b|seat|user)", re.I)
 
 
-def validate_idea(request: dict[str, Any]) -> dict[str, Any]:
+def validate_idea(request: dict[str, Any]) -> ValidationResult:
     """T0 business-logic checks: gate failures, doubts, vague text and recommendations.
 
     A check is ``failed`` when the client's own facts break a rule no simulation can rescue (the contract's $1M

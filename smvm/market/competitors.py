@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from smvm.contracts import Competitors, MarketData
 from smvm.market.personas import LANDSCAPES
 
 _STREAM = 0xC0B7  # spawn key of the competitor landscapes' random stream
@@ -76,8 +77,8 @@ def _landscape(named: list[dict[str, Any]], n_synth: int, typical: float, served
     }
 
 
-def synthesize_competitors(request: dict[str, Any], market_data: dict[str, Any], *, count: int,
-                           seed: int) -> dict[str, Any]:
+def synthesize_competitors(request: dict[str, Any], market_data: MarketData, *, count: int,
+                           seed: int) -> Competitors:
     """Client-named competitors first, then synthetic ones up to ``count``; top 5, a positioning matrix and the
     choice model's landscapes.
 

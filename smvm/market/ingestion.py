@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from smvm.contracts import MarketData
 from smvm.market import evidence as ev
 from smvm.market.priors import DOMAINS, domain_priors, infer_domain, market_defaults, priors_version
 from smvm.market.technical import technical_profile
@@ -118,7 +119,7 @@ class _Inputs:
         self.unused.append({"field": field, "reason": why})
 
 
-def ingest_market_data(request: dict[str, Any]) -> dict[str, Any]:
+def ingest_market_data(request: dict[str, Any]) -> MarketData:
     """Resolve domain, priors, client evidence and facts, TAM/SAM/SOM and data quality for one normalized request.
 
     Evidence updates the matching priors (Bayes where the evidence is a sample, replacement where it is a decision

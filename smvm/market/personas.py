@@ -7,6 +7,8 @@ from typing import Any
 
 import numpy as np
 
+from smvm.contracts import MarketData, Personas
+
 #: Synthetic landscapes per run: each path of the simulation draws one, so no single invented mix decides a verdict.
 LANDSCAPES = 32
 _STREAM = 0x9E75  # spawn key of the persona landscapes' random stream (the competitors use another)
@@ -53,7 +55,7 @@ def _wtp_spread(wtp: dict[str, Any]) -> tuple[float, float]:
     return wtp["p10"] / wtp["median"], wtp["p90"] / wtp["median"]
 
 
-def synthesize_personas(request: dict[str, Any], market_data: dict[str, Any], *, count: int, seed: int) -> dict[str, Any]:
+def synthesize_personas(request: dict[str, Any], market_data: MarketData, *, count: int, seed: int) -> Personas:
     """Synthetic customer segments (the archetypes' central values) and their landscapes.
 
     Each segment carries a SAM share, WTP, Bass adoption multipliers, churn and expansion. ``landscapes`` holds

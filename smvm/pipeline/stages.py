@@ -6,12 +6,22 @@ import dataclasses
 import datetime as dt
 import hashlib
 import platform
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from smvm import __version__
 from smvm.artifacts import RunDirectory
 from smvm.clock import iso_z
+from smvm.contracts import (
+    DataIngestionSummary,
+    DecisionSummary,
+    IdeaValidationSummary,
+    ReportBundle,
+    ReportSummary,
+    SimulationSummary,
+    SynthesisSummary,
+    ValidationResult,
+)
 from smvm.decision.analysis import analyse_decision
 from smvm.market.competitors import synthesize_competitors
 from smvm.market.ingestion import ingest_market_data
@@ -53,15 +63,15 @@ class StageContext:
 class Stage:
     name: str
     queue: str
-    execute: Callable[[StageContext], dict[str, Any]]
+    execute: Callable[[StageContext], Mapping[str, Any]]
     produces: tuple[str, ...]
     #: The reports state the calibration ledger's record: the runner reads it for this stage.
     reads_calibration: bool = False
 
 
-def _idea_validation(ctx: StageContext) -> dict[str, Any]:
+def _idea_validation(ctx: StageContext) -> IdeaValidationSummary:
     # Judged once, at T0 (the 202 answer carries it; the embedded runner judges before its first stage too).
-    validation = ctx.run["validation"]
+    validation: ValidationResult = ctx.run["validation"]
     ctx.write_json("idea.input.json", ctx.request)
     ctx.write_json("validation_result.json", validation)
     return {
@@ -71,20 +81,20 @@ def _idea_validation(ctx: StageContext) -> dict[str, Any]:
     }
 
 
-def _data_ingestion(ctx: StageContext) -> dict[str, Any]:
+def _data_ingestion(ctx: StageContext) -> DataIngestionSummary:
     market = ingest_market_data(ctx.request)
     ctx.write_json("inputs/market_data.json", market)
     return {"domain": market.get("domain"), "data_quality": market.get("data_quality", {}).get("score")}
 
 
-def _persona_synthesis(ctx: StageContext) -> dict[str, Any]:
+def _persona_synthesis(ctx: StageContext) -> SynthesisSummary:
     count = ctx.request["configuration"]["persona_count"]
     personas = synthesize_personas(ctx.request, ctx.read_json("inputs/market_data.json"), count=count, seed=ctx.seed)
     ctx.write_json("outputs/personas.output.json", personas)
     return {"personas": len(personas.get("personas", []))}
 
 
-def _competitor_analysis(ctx: StageContext) -> dict[str, Any]:
+def _competitor_analysis(ctx: StageContext) -> SynthesisSummary:
     count = ctx.request["configuration"]["competitor_count"]
     competitors = synthesize_competitors(
         ctx.request, ctx.read_json("inputs/market_data.json"), count=count, seed=ctx.seed
@@ -93,7 +103,7 @@ def _competitor_analysis(ctx: StageContext) -> dict[str, Any]:
     return {"competitors": len(competitors.get("competitors", []))}
 
 
-def _market_simulation(ctx: StageContext) -> dict[str, Any]:
+def _market_simulation(ctx: StageContext) -> SimulationSummary:
     configuration = ctx.request["configuration"]
     config = build_simulation_config(
         ctx.request,
@@ -112,7 +122,7 @@ def _market_simulation(ctx: StageContext) -> dict[str, Any]:
     return simulation_summary(result, requested=configuration["simulation_iterations"])
 
 
-def simulation_summary(result: dict[str, Any], *, requested: int) -> dict[str, Any]:
+def simulation_summary(result: dict[str, Any], *, requested: int) -> SimulationSummary:
     """The market simulation's stage summary (``/status``, callbacks): paths simulated and the headline metrics.
 
     The result keeps its metrics under ``metrics`` and its path counts under ``paths`` (``requested``/``used``);
@@ -121,7 +131,7 @@ def simulation_summary(result: dict[str, Any], *, requested: int) -> dict[str, A
     metrics = result.get("metrics") if isinstance(result.get("metrics"), dict) else {}
     paths = result.get("paths")
     used = paths.get("used", requested) if isinstance(paths, dict) else paths if isinstance(paths, int) else requested
-    summary = {"paths": used, "paths_requested": requested}
+    summary: SimulationSummary = {"paths": used, "paths_requested": requested}
     for key in ("p_npv_positive", "npv_p50"):
         value = metrics.get(key, result.get(key))
         if isinstance(value, int | float):
@@ -132,7 +142,7 @@ def simulation_summary(result: dict[str, Any], *, requested: int) -> dict[str, A
     return summary
 
 
-def _decision_analysis(ctx: StageContext) -> dict[str, Any]:
+def _decision_analysis(ctx: StageContext) -> DecisionSummary:
     decision = analyse_decision(
         ctx.request,
         ctx.read_json("validation_result.json"),
@@ -153,7 +163,7 @@ def _decision_analysis(ctx: StageContext) -> dict[str, Any]:
 REPORTS = ("reports/validation_report.md", "reports/analysis_report.pdf", "validation_summary.json")
 
 
-def report_generation(ctx: StageContext) -> dict[str, Any]:
+def report_generation(ctx: StageContext) -> ReportSummary:
     bundle = load_bundle(ctx)
     ctx.write_bytes("reports/validation_report.md", render_markdown_report(bundle).encode())
     ctx.write_bytes("reports/analysis_report.pdf", render_pdf_report(bundle))
@@ -162,7 +172,7 @@ def report_generation(ctx: StageContext) -> dict[str, Any]:
     return {"reports": list(REPORTS)}
 
 
-def load_bundle(ctx: StageContext) -> dict[str, Any]:
+def load_bundle(ctx: StageContext) -> ReportBundle:
     """Everything the reports need, read back from the artifacts earlier stages wrote."""
     names = {
         "validation": "validation_result.json",

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from smvm.calibration import ledger
+from smvm.contracts import ReportBundle
 from smvm.decision import rules
 from smvm.decision.update import final_recommendation
 from smvm.reports.vocabulary import (
@@ -1331,7 +1332,7 @@ def _all_text(report: dict[str, Any]) -> str:
     return "\n".join(parts)
 
 
-def build_report(bundle: dict[str, Any]) -> dict[str, Any]:
+def build_report(bundle: ReportBundle) -> dict[str, Any]:
     """The whole report as data: the first page (``summary``), the analyst's ``sections`` and the ``glossary``."""
     f = _Facts(bundle)
     idea = (bundle.get("request") or {}).get("idea") or {}

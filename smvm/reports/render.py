@@ -7,16 +7,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from smvm.contracts import ReportBundle
 from smvm.reports import markdown, pdf
 from smvm.reports.content import build_report
 
 
-def render_markdown_report(bundle: dict[str, Any]) -> str:
+def render_markdown_report(bundle: ReportBundle) -> str:
     """The ``reports/validation_report.md`` text: the founder's answer first, the analyst's sections after it."""
     return markdown.render(build_report(bundle))
 
 
-def render_pdf_report(bundle: dict[str, Any]) -> bytes:
+def render_pdf_report(bundle: ReportBundle) -> bytes:
     """``reports/analysis_report.pdf``: the same content as the markdown, with its charts drawn."""
     return pdf.render(build_report(bundle), (bundle.get("run") or {}).get("created_at"))
 
@@ -26,7 +27,7 @@ def _without_chart_data(section: dict[str, Any]) -> dict[str, Any]:
     return {**section, "blocks": [{k: v for k, v in block.items() if k != "data"} for block in section["blocks"]]}
 
 
-def build_validation_summary(bundle: dict[str, Any]) -> dict[str, Any]:
+def build_validation_summary(bundle: ReportBundle) -> dict[str, Any]:
     """The ``validation_summary.json`` document: verdict, the report's first page and sections, headline numbers,
     data quality and provenance.
 

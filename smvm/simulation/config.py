@@ -6,6 +6,7 @@ import copy
 import math
 from typing import Any
 
+from smvm.contracts import Competitors, MarketData, Personas, SimulationConfig, ValidationResult
 from smvm.decision import rules
 from smvm.simulation.distributions import Z90, correlation_matrix
 from smvm.simulation.engine import HORIZON
@@ -84,11 +85,11 @@ def _levers(market_data: dict[str, Any], personas: dict[str, Any]) -> list[dict[
     return levers
 
 
-def build_simulation_config(request: dict[str, Any], market_data: dict[str, Any], personas: dict[str, Any],
-                            competitors: dict[str, Any], *, iterations: int, seed: int, sampler: str = "sobol",
+def build_simulation_config(request: dict[str, Any], market_data: MarketData, personas: Personas,
+                            competitors: Competitors, *, iterations: int, seed: int, sampler: str = "sobol",
                             scenario: str = "base", decision_grade_paths: int = DECISION_GRADE_PATHS,
                             analyses: dict[str, Any] | None = None,
-                            validation: dict[str, Any] | None = None) -> dict[str, Any]:
+                            validation: ValidationResult | None = None) -> SimulationConfig:
     """Everything ``run_simulation`` needs, as plain JSON: seed, sampler, path plan, inputs, correlations, the
     synthetic landscapes, market and the verdict's rules and facts.
 

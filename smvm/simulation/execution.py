@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from smvm.contracts import SimulationConfig, SimulationResult
 from smvm.simulation.config import FAN_PATHS, IMPORTANCE_PATHS, MODEL_VERSION, SOBOL_N
 from smvm.simulation.distributions import _special, lognormal_from_normal, ppf
 from smvm.simulation.engine import (
@@ -193,8 +194,8 @@ def pool_for(n_threads: int) -> ThreadPoolExecutor:
     return pool
 
 
-def run_simulation(config: dict[str, Any], *, progress: Callable[[float], None] | None = None,
-                   threads: int | None = None) -> dict[str, Any]:
+def run_simulation(config: SimulationConfig, *, progress: Callable[[float], None] | None = None,
+                   threads: int | None = None) -> SimulationResult:
     """Run the Monte Carlo described by ``config`` and return the JSON result.
 
     Deterministic: the same config gives byte-identical ``json.dumps(..., sort_keys=True)`` for any ``threads``

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from smvm.contracts import PosteriorResult, SimulationConfig
 from smvm.decision import rules
 from smvm.intake.observations import given, predictable
 from smvm.simulation.engine import simulate
@@ -169,7 +170,7 @@ def _window_months(window_days: int) -> int:
     return int(min(max(round(window_days / 30.0), 1), 12))
 
 
-def update(config: dict[str, Any], observations: dict[str, Any], *, threads: int | None = None) -> dict[str, Any]:
+def update(config: SimulationConfig, observations: dict[str, Any], *, threads: int | None = None) -> PosteriorResult:
     """The posterior document for a T0 simulation ``config`` and the client's ``observations`` (see
     ``smvm.intake.observations``). Deterministic: the worlds are the T0 run's own draws.
 
