@@ -70,7 +70,9 @@ def test_flower_finds_every_stage_task_of_a_completed_run_by_run_id(stack, flowe
     queues = {task["name"]: task.get("routing_key") for task in tasks.values()}
     assert queues["smvm.stage.market_simulation"] == "smvm.simulation"
 
-    workers = requests.get(f"{flower}/api/workers", auth=AUTH, timeout=20).json()
+    # refresh: inspect the workers now; without it Flower answers what its start-up inspect found, which under load
+    # can be before the workers answered.
+    workers = requests.get(f"{flower}/api/workers", params={"refresh": "1"}, auth=AUTH, timeout=20).json()
     prefixes = {name.split("-")[0].split("@")[0] for name in workers}
     assert {"pipeline", "simulation", "callbacks", "maintenance"} <= prefixes
 
