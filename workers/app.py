@@ -23,7 +23,8 @@ TASK_MODULES = ("workers.tasks", "workers.maintenance", "workers.callbacks")
 
 
 def celery_config(settings: Settings) -> dict[str, object]:
-    """Every Celery setting in one place; each choice is explained in shared/reference section 1.1."""
+    """The app's Celery settings; each choice is explained in shared/reference section 1.1. What every task
+    guarantees (late acks, redelivery when a worker dies, no results) is ``workers.base.SmvmTask``'s."""
     if settings.stage_time_limit >= settings.broker_visibility_timeout:
         # Otherwise Redis hands a still-running stage to a second worker.
         raise ValueError("SMVM_BROKER_VISIBILITY_TIMEOUT must exceed SMVM_STAGE_TIME_LIMIT")
@@ -38,12 +39,9 @@ def celery_config(settings: Settings) -> dict[str, object]:
         "broker_connection_timeout": 3,
         "broker_connection_max_retries": None,
         "result_backend": None,
-        "task_ignore_result": True,
         "task_serializer": "json",
         "accept_content": ["json"],
         "result_accept_content": ["json"],
-        "task_acks_late": True,
-        "task_reject_on_worker_lost": True,
         "worker_prefetch_multiplier": 1,
         "worker_cancel_long_running_tasks_on_connection_loss": True,
         "task_soft_time_limit": settings.stage_soft_time_limit,
@@ -60,7 +58,6 @@ def celery_config(settings: Settings) -> dict[str, object]:
         "worker_hijack_root_logger": False,
         "worker_send_task_events": True,
         "task_send_sent_event": True,
-        "task_track_started": True,
         "worker_soft_shutdown_timeout": 30.0,
         "worker_enable_soft_shutdown_on_idle": True,
         "enable_utc": True,
@@ -90,5 +87,5 @@ def create_celery(settings: Settings) -> Celery:
     for module in TASK_MODULES:
         importlib.import_module(module)
     probes.connect()  # liveness and readiness files for workers and beat, beat-job outcomes for /metrics
-    signals.connect()  # JSON logs, the correlation id from publisher to task, no start without the secrets
+    signals.connect()  # JSON logs, each task's log context, masked argument reprs, no start without the secrets
     return app

@@ -1,4 +1,4 @@
-"""Celery signal handlers: JSON logs in workers and beat, and the correlation id carried from publisher to task."""
+"""Celery signal handlers: JSON logs in workers and beat, each task's log context, masked argument reprs."""
 
 from __future__ import annotations
 
@@ -13,15 +13,10 @@ from smvm import logs
 from smvm.config import Settings
 from smvm.errors import ConfigurationError
 from smvm.privacy.pii import mask_text
+from workers.base import CORRELATION_HEADER
 from workers.beat import QUIET_WHEN_IDLE
 
 log = logging.getLogger(__name__)
-
-#: The message header that carries the correlation id. Celery's own ``correlation_id`` message *property* is the
-#: task id and overwrites a header of that name in ``task.request``, so the value we read back lives under ours;
-#: ``correlation_id`` is set too, for tools that read raw message headers.
-CORRELATION_HEADER = "smvm_correlation_id"
-
 
 def connect() -> None:
     """Connect the handlers below to Celery's signals (``create_celery`` does, in every process that builds the
@@ -29,7 +24,7 @@ def connect() -> None:
     setup_logging.connect(configure_worker_logging, weak=False, dispatch_uid="smvm.logging")
     worker_init.connect(refuse_to_start_without_secrets, weak=False, dispatch_uid="smvm.secrets.worker")
     beat_init.connect(refuse_to_start_without_secrets, weak=False, dispatch_uid="smvm.secrets.beat")
-    before_task_publish.connect(propagate_correlation_id, weak=False, dispatch_uid="smvm.correlation")
+    before_task_publish.connect(mask_argument_reprs, weak=False, dispatch_uid="smvm.mask_argument_reprs")
     task_prerun.connect(bind_task_context, weak=False, dispatch_uid="smvm.log_context.bind")
     task_postrun.connect(clear_task_context, weak=False, dispatch_uid="smvm.log_context.clear")
 
@@ -83,18 +78,14 @@ def refuse_to_start_without_secrets(sender: Any = None, **_: Any) -> None:
         raise SystemExit(f"smvm: {exc.message} (SMVM_ENV={settings.env})") from None
 
 
-def propagate_correlation_id(headers: dict[str, Any] | None = None, **_: Any) -> None:
-    """Copy the publisher's correlation id into the message, and mask what Flower will show as arguments.
+def mask_argument_reprs(headers: dict[str, Any] | None = None, **_: Any) -> None:
+    """Mask what Flower and the broker will show as a task's arguments.
 
-    Task arguments are ids by design (see workers/publishing.py); masking ``argsrepr``/``kwargsrepr`` is the
-    backstop that keeps a future task with a free-text argument from exposing PII in Flower and the broker.
+    Task arguments are ids by design (see workers/publishing.py); this is the backstop that keeps a future task
+    with a free-text argument from exposing PII. (The correlation id is put in the headers by ``SmvmTask``.)
     """
     if headers is None:
         return
-    correlation_id = logs.current().get("correlation_id")
-    if correlation_id and not headers.get(CORRELATION_HEADER):
-        headers[CORRELATION_HEADER] = correlation_id
-        headers.setdefault("correlation_id", correlation_id)
     for key in ("argsrepr", "kwargsrepr"):
         if isinstance(headers.get(key), str):
             headers[key] = mask_text(headers[key])
