@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import socket
 import subprocess
 
 import pytest
@@ -89,16 +90,23 @@ def test_queue_depth_follows_redis_and_the_sweeper_is_counted(stack, metrics_web
 
     client = redis.Redis.from_url(stack.settings.broker_url)
     keys = ["smvm.simulation" + suffix for suffix in ("", "\x06\x163", "\x06\x166", "\x06\x169")]
-    # Well-formed messages for a task no worker knows: the simulation worker discards them one by one, so the
-    # scraped depth must lie between the queue length just before and just after the scrape.
     app = create_celery(stack.settings)
-    for _ in range(150):
-        app.send_task("smvm.test.unknown_task", queue="smvm.simulation")
-    before = sum(client.llen(key) for key in keys)
-    samples = _samples(requests.get(f"{base}/metrics", timeout=10).text)
-    after = sum(client.llen(key) for key in keys)
+    # The simulation worker stops consuming while its queue is filled and scraped, as on-call would pause it: left
+    # running it discarded these messages about as fast as a loaded machine published them, and the queue held
+    # too few to tell a depth from zero.
+    worker = [f"simulation-{os.getpid()}@{socket.gethostname()}"]
+    assert app.control.cancel_consumer("smvm.simulation", destination=worker, reply=True, timeout=10), "no reply"
+    try:
+        for _ in range(150):  # well-formed messages for a task no worker knows: discarded once consumed again
+            app.send_task("smvm.test.unknown_task", queue="smvm.simulation")
+        before = sum(client.llen(key) for key in keys)
+        samples = _samples(requests.get(f"{base}/metrics", timeout=10).text)
+        after = sum(client.llen(key) for key in keys)
+    finally:
+        assert app.control.add_consumer("smvm.simulation", destination=worker, reply=True, timeout=10), "no reply"
     assert after <= samples['smvm_queue_depth{queue="smvm.simulation"}'] <= before
-    assert before >= 10
+    assert after >= 140, "the paused queue keeps what was published (one message may be in flight)"
+    harness.wait_until(lambda: sum(client.llen(key) for key in keys) == 0, timeout=60, what="simulation queue drained")
     # Beat runs the sweeper every couple of seconds in the test stack; its success is recorded for /metrics.
     harness.wait_until(
         lambda: "smvm_sweeper_last_run_timestamp_seconds" in _samples(requests.get(f"{base}/metrics", timeout=10).text),
