@@ -31,7 +31,7 @@ demo: $(STAMP) ## validate the shipped example idea in-process (no Redis, no Pos
 
 .PHONY: test
 # The whole suite is held to the coverage floor (setup.cfg, [coverage:report]); a subset (PYTEST_ARGS) is not.
-COVERAGE_ARGS = $(if $(strip $(PYTEST_ARGS)),,--cov --cov-report=term:skip-covered)
+COVERAGE_ARGS = $(if $(strip $(PYTEST_ARGS)),,--cov --cov-report=term)
 
 test: $(STAMP) ## run the whole suite (unit + integration; needs PostgreSQL and Redis, see README), coverage floor
 	$(BIN)/python -m pytest $(COVERAGE_ARGS) $(PYTEST_ARGS)

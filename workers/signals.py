@@ -18,6 +18,7 @@ from workers.beat import QUIET_WHEN_IDLE
 
 log = logging.getLogger(__name__)
 
+
 def connect() -> None:
     """Connect the handlers below to Celery's signals (``create_celery`` does, in every process that builds the
     app). Connecting ``setup_logging`` at all is what stops Celery configuring the root logger itself."""

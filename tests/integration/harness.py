@@ -112,11 +112,16 @@ class Process:
             log.close()
 
 
+def worker_hostname(queue: str, name: str | None = None) -> str:
+    """The node name :func:`celery_worker` gives the worker of ``queue``, as Celery's control commands address it."""
+    return f"{name or queue.rsplit('.', 1)[-1]}-{os.getpid()}@{socket.gethostname()}"
+
+
 def celery_worker(queue: str, env: dict[str, str], log_dir: Path, *, concurrency: int = 1, name: str | None = None) -> Process:
     short = name or queue.rsplit(".", 1)[-1]
     argv = [
         str(BIN / "celery"), "-A", "workers.celery_app", "worker", "--queues", queue,
-        "--hostname", f"{short}-{os.getpid()}@%h", "--concurrency", str(concurrency), "--pool", "prefork",
+        "--hostname", worker_hostname(queue, name), "--concurrency", str(concurrency), "--pool", "prefork",
         "--prefetch-multiplier", "1", "--without-mingle", "--without-gossip", "--loglevel", "INFO",
     ]
     return Process(f"worker-{short}", argv, env, log_dir)

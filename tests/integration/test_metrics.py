@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
 import subprocess
 
 import pytest
@@ -94,7 +93,7 @@ def test_queue_depth_follows_redis_and_the_sweeper_is_counted(stack, metrics_web
     # The simulation worker stops consuming while its queue is filled and scraped, as on-call would pause it: left
     # running it discarded these messages about as fast as a loaded machine published them, and the queue held
     # too few to tell a depth from zero.
-    worker = [f"simulation-{os.getpid()}@{socket.gethostname()}"]
+    worker = [harness.worker_hostname("smvm.simulation")]
     assert app.control.cancel_consumer("smvm.simulation", destination=worker, reply=True, timeout=10), "no reply"
     try:
         for _ in range(150):  # well-formed messages for a task no worker knows: discarded once consumed again
